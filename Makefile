@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make test` and `make run` each do their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export KERAS_BACKEND ?= tensorflow
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup test benchmark clean-venv bedtools
+
+setup: $(INSTALLED) bedtools
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/python -m pip install --quiet -e '.[test]' 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	touch $@
+
+# BEDTools is a system program: install it with apt when we may, otherwise say how.
+bedtools:
+	@if ! command -v bedtools >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bedtools with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bedtools >/dev/null; \
+	  else \
+	    echo "bedtools is missing; install it with:  sudo apt-get install -y bedtools"; exit 1; \
+	  fi; \
+	fi
+
+test: setup
+	$(BIN)/python -m pytest
+
+benchmark: setup
+	$(BIN)/python benchmarks/attribution_throughput.py
+
+clean-venv:
+	rm -rf $(VENV)

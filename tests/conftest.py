@@ -1,0 +1,51 @@
+"""Shared test set-up: TensorFlow backend unless told otherwise, quiet logs, small models."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def random_onehot(rng: np.random.Generator, n: int, length: int, alphabet: int = 4) -> np.ndarray:
+    """(n, length, alphabet) float32 one-hot sequences."""
+    return np.eye(alphabet, dtype=np.float32)[rng.integers(0, alphabet, size=(n, length))]
+
+
+def small_cnn(length: int = 30, alphabet: int = 4, dtype: str = "float32", seed: int = 0):
+    """A small conv → pool → dense → sigmoid model with smooth activations (for finite differences)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((length, alphabet), dtype=dtype)
+    hidden = keras.layers.Conv1D(6, 5, padding="same", activation="softplus", dtype=dtype)(inputs)
+    hidden = keras.layers.BatchNormalization(dtype=dtype)(hidden)
+    hidden = keras.layers.Activation("tanh", dtype=dtype)(hidden)
+    hidden = keras.layers.AveragePooling1D(3, dtype=dtype)(hidden)
+    hidden = keras.layers.Flatten(dtype=dtype)(hidden)
+    hidden = keras.layers.Dense(8, activation="tanh", dtype=dtype)(hidden)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype=dtype)(hidden)
+    model = keras.Model(inputs, outputs)
+    # Move batch-norm statistics off their defaults so that inference mode is actually exercised.
+    bn = model.layers[2]
+    rng = np.random.default_rng(seed)
+    bn.moving_mean.assign(rng.normal(0, 0.1, 6).astype(dtype))
+    bn.moving_variance.assign(rng.uniform(0.5, 1.5, 6).astype(dtype))
+    return model
+
+
+@pytest.fixture(scope="session")
+def model32():
+    return small_cnn()
+
+
+@pytest.fixture(scope="session")
+def model64():
+    return small_cnn(dtype="float64")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

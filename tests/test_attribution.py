@@ -1,0 +1,196 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import random_onehot, small_cnn
+
+from simplexgrad import correct
+from simplexgrad.attribution import (
+    expected_gradients,
+    integrated_gradients,
+    saliency,
+    shuffled_references,
+    smoothgrad,
+)
+
+
+def predict(model, x):
+    return np.asarray(model(x.astype(model.inputs[0].dtype), training=False))[:, 0].astype(np.float64)
+
+
+def test_saliency_matches_central_finite_differences(model64, rng):
+    x = random_onehot(rng, 3, 30).astype(np.float64)
+    grads = saliency(model64, x, batch_size=2)
+    step = 1e-5
+    numeric = np.empty_like(x)
+    for position in range(x.shape[1]):
+        for letter in range(4):
+            bump = np.zeros_like(x)
+            bump[:, position, letter] = step
+            numeric[:, position, letter] = (predict(model64, x + bump) - predict(model64, x - bump)) / (
+                2 * step
+            )
+    assert np.abs(numeric).max() > 1e-3  # the check is not vacuous
+    np.testing.assert_allclose(grads, numeric, rtol=1e-4, atol=1e-7)
+
+
+def test_logit_gradient_is_probability_gradient_over_p_one_minus_p(model64, rng):
+    x = random_onehot(rng, 4, 30)
+    probability = saliency(model64, x)
+    logit = saliency(model64, x, output="logit")
+    p = predict(model64, x)
+    np.testing.assert_allclose(probability, logit * (p * (1 - p))[:, None, None], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("baseline", ["zeros", "uniform", "array"])
+def test_integrated_gradients_are_complete_on_a_fine_path(model64, rng, baseline):
+    x = random_onehot(rng, 3, 30)
+    reference = {
+        "zeros": np.zeros_like(x),
+        "uniform": np.full_like(x, 0.25),
+        "array": random_onehot(rng, 3, 30),
+    }[baseline]
+    argument = reference if baseline == "array" else baseline
+    averaged = integrated_gradients(model64, x, baseline=argument, steps=400, batch_size=256)
+    attributed = np.sum((x - reference) * averaged, axis=(1, 2))
+    difference = predict(model64, x) - predict(model64, reference)
+    assert np.abs(difference).max() > 1e-3
+    np.testing.assert_allclose(attributed, difference, atol=2e-5, rtol=1e-3)
+
+
+def test_shuffled_references_permute_positions(rng):
+    x = random_onehot(rng, 5, 40)
+    references = shuffled_references(x, 3, rng)
+    assert references.shape == (5, 3, 40, 4)
+    # Same letter composition, different order.
+    np.testing.assert_array_equal(references.sum(axis=2), np.repeat(x.sum(axis=1)[:, None], 3, axis=1))
+    assert not np.array_equal(references[:, 0], x)
+
+
+def test_randomised_methods_do_not_depend_on_batch_size(model32, rng):
+    x = random_onehot(rng, 70, 30)  # spans two query blocks
+    for method, kwargs in [
+        (integrated_gradients, {"steps": 4}),
+        (smoothgrad, {"num_samples": 3}),
+        (expected_gradients, {"num_references": 2, "steps": 3}),
+    ]:
+        small = method(model32, x, batch_size=7, seed=5, **kwargs)
+        large = method(model32, x, batch_size=100, seed=5, **kwargs)
+        np.testing.assert_allclose(small, large, rtol=1e-5, atol=1e-8, err_msg=method.__name__)
+        again = method(model32, x, batch_size=7, seed=5, **kwargs)
+        np.testing.assert_array_equal(small, again)
+        other = method(model32, x, batch_size=7, seed=6, **kwargs)
+        assert not np.allclose(small, other), method.__name__
+
+
+def test_smoothgrad_without_noise_equals_saliency(model32, rng):
+    x = random_onehot(rng, 9, 30)
+    np.testing.assert_allclose(
+        smoothgrad(model32, x, sigma=0.0, num_samples=4, batch_size=5), saliency(model32, x),
+        rtol=1e-5, atol=1e-9,
+    )
+
+
+def test_expected_gradients_with_one_reference_is_shuffle_integrated_gradients(model32, rng):
+    x = random_onehot(rng, 6, 30)
+    np.testing.assert_allclose(
+        expected_gradients(model32, x, num_references=1, steps=5, seed=3),
+        integrated_gradients(model32, x, baseline="shuffle", steps=5, seed=3),
+        rtol=1e-5, atol=1e-9,
+    )
+
+
+def test_return_corrected(model32, rng):
+    x = random_onehot(rng, 4, 30)
+    raw, corrected = saliency(model32, x, return_corrected=True)
+    assert raw.dtype == corrected.dtype == np.float32
+    np.testing.assert_allclose(corrected, correct(raw))
+    np.testing.assert_array_equal(raw, saliency(model32, x))
+
+
+def test_wrong_layout_is_refused_with_the_expected_shape(model32, rng):
+    x = random_onehot(rng, 4, 30)
+    with pytest.raises(ValueError, match=r"\(N, 30, 4\)"):
+        saliency(model32, np.transpose(x, (0, 2, 1)))
+    with pytest.raises(ValueError, match=r"\(N, L, A\)"):
+        saliency(model32, x[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"class_index": 1}, "class_index"),
+        ({"output": "odds"}, "output"),
+    ],
+)
+def test_bad_arguments_are_refused(model32, rng, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        saliency(model32, random_onehot(rng, 2, 30), **kwargs)
+
+
+def test_bad_method_parameters_are_refused(model32, rng):
+    x = random_onehot(rng, 2, 30)
+    with pytest.raises(ValueError, match="steps"):
+        integrated_gradients(model32, x, steps=0)
+    with pytest.raises(ValueError, match="baseline"):
+        integrated_gradients(model32, x, baseline="random")
+    with pytest.raises(ValueError, match=r"\(L, A\)"):
+        integrated_gradients(model32, x, baseline=np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="sigma"):
+        smoothgrad(model32, x, sigma=-1.0)
+    with pytest.raises(ValueError, match="num_references"):
+        expected_gradients(model32, x, num_references=0)
+
+
+JAX_SALIENCY = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    sys.path.insert(0, sys.argv[3])
+    from conftest import small_cnn
+    from simplexgrad.attribution import saliency
+    assert keras.backend.backend() == "jax"
+    model = small_cnn()
+    model.load_weights(sys.argv[1])
+    x = np.load(sys.argv[2])
+    np.save(sys.argv[2] + ".jax.npy", saliency(model, x, batch_size=3))
+    """
+)
+
+
+def test_tensorflow_and_jax_give_the_same_saliency(tmp_path, rng):
+    model = small_cnn(seed=7)
+    x = random_onehot(rng, 8, 30)
+    weights = tmp_path / "small.weights.h5"
+    model.save_weights(weights)
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, x)
+    script = tmp_path / "jax_saliency.py"
+    script.write_text(JAX_SALIENCY)
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, str(script), str(weights), str(inputs), os.path.dirname(__file__)],
+        env=environment, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jax_grads = np.load(str(inputs) + ".jax.npy")
+    tf_grads = saliency(model, x, batch_size=3)
+    assert np.abs(tf_grads).max() > 1e-4
+    np.testing.assert_allclose(jax_grads, tf_grads, rtol=1e-4, atol=1e-7)
+
+
+def test_cached_gradient_function_follows_weight_updates(rng):
+    model = small_cnn(seed=11)
+    x = random_onehot(rng, 5, 30)
+    before = saliency(model, x)
+    model.set_weights([w * 1.5 for w in model.get_weights()])
+    after = saliency(model, x)
+    fresh = small_cnn(seed=11)
+    fresh.set_weights(model.get_weights())
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, saliency(fresh, x), rtol=1e-5, atol=1e-9)

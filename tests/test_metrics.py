@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import auc, precision_recall_curve, roc_auc_score
+
+from simplexgrad.metrics import (
+    aupr_per_row,
+    auroc_per_row,
+    cosine_similarity,
+    difference_reduction_by_angle,
+    ensemble_difference,
+    grad_times_input,
+    information_content,
+    interpretability_auc,
+    positionwise_improvement,
+)
+
+UNIFORM = [0.25, 0.25, 0.25, 0.25]
+
+
+def test_information_content_hand_cases():
+    model = np.array([[UNIFORM, [1, 0, 0, 0], [0.5, 0.5, 0, 0], [0.5, 0.25, 0.25, 0]]])
+    np.testing.assert_allclose(information_content(model), [[0.0, 2.0, 1.0, 0.5]], atol=1e-12)
+
+
+def test_grad_times_input_picks_the_observed_letter():
+    attributions = np.arange(8, dtype=float).reshape(1, 2, 4)
+    x = np.array([[[0, 0, 1, 0], [1, 0, 0, 0]]], dtype=float)
+    np.testing.assert_allclose(grad_times_input(attributions, x), [[2.0, 4.0]])
+
+
+def test_cosine_similarity_hand_case():
+    model = np.array([[UNIFORM, [1, 0, 0, 0]], [UNIFORM, UNIFORM]])
+    # Truth minus 0.25 is (0.75, -0.25, -0.25, -0.25) at position 2 of sequence 1, zero elsewhere.
+    attributions = np.zeros((2, 2, 4))
+    attributions[0, 1] = [3, -1, -1, -1]
+    attributions[0, 0] = [5, 0, 0, 0]  # background attribution lowers the cosine
+    attributions[1, 0] = [1, 0, 0, 0]
+    expected_first = (3 * 0.75 + 3 * 0.25) / (np.sqrt(12 + 25) * np.sqrt(0.75))
+    result = cosine_similarity(attributions, model)
+    assert result[0] == pytest.approx(expected_first)
+    assert np.isnan(result[1])  # no motif: undefined, not 0
+
+
+def test_auc_hand_case():
+    scores = np.array([[0.9, 0.8, 0.1, 0.7, 0.0, 0.2]])
+    positive = np.array([[True, False, False, True, False, False]])
+    negative = np.array([[False, True, True, False, True, True]])
+    # Positives 0.9, 0.7 vs negatives 0.8, 0.1, 0.0, 0.2: 7 of 8 pairs ordered correctly.
+    assert auroc_per_row(scores, positive, negative)[0] == pytest.approx(7 / 8)
+    # PR points: (0, 1) -> (0.5, 1) -> (0.5, 0.5) -> (1, 2/3): area 0.5 + 0 + 0.5 * (0.5 + 2/3) / 2.
+    assert aupr_per_row(scores, positive, negative)[0] == pytest.approx(0.5 + 0.5 * (0.5 + 2 / 3) / 2)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(2, 60),
+    st.sampled_from(["continuous", "ties"]),
+)
+def test_auroc_and_aupr_agree_with_sklearn(seed, length, kind):
+    rng = np.random.default_rng(seed)
+    rows = 5
+    scores = rng.normal(size=(rows, length))
+    if kind == "ties":
+        scores = np.round(scores)
+    label = rng.integers(0, 3, size=(rows, length))  # 0 negative, 1 positive, 2 left out
+    positive, negative = label == 1, label == 0
+    ours_roc = auroc_per_row(scores, positive, negative)
+    ours_pr = aupr_per_row(scores, positive, negative)
+    for row in range(rows):
+        keep = positive[row] | negative[row]
+        truth, values = positive[row][keep], scores[row][keep]
+        if truth.all() or not truth.any():
+            assert np.isnan(ours_roc[row]) and np.isnan(ours_pr[row])
+            continue
+        assert ours_roc[row] == pytest.approx(roc_auc_score(truth, values), abs=1e-12)
+        precision, recall, _ = precision_recall_curve(truth, values)
+        assert ours_pr[row] == pytest.approx(auc(recall, precision), abs=1e-12)
+
+
+def test_interpretability_auc_perfect_and_reversed_maps():
+    model = np.full((1, 6, 4), 0.25)
+    model[0, 1:3] = [1, 0, 0, 0]  # motif positions
+    model[0, 3] = [0.26, 0.25, 0.25, 0.24]  # low information: left out
+    x = np.zeros((1, 6, 4))
+    x[0, :, 0] = 1
+    attributions = np.zeros((1, 6, 4))
+    attributions[0, 1:3, 0] = 1.0
+    attributions[0, 3, 0] = 5.0  # ignored position with a high score
+    auroc, aupr = interpretability_auc(attributions, x, model)
+    assert auroc[0] == 1.0 and aupr[0] == 1.0
+    auroc, _ = interpretability_auc(-attributions, x, model)
+    assert auroc[0] == 0.0
+
+
+def test_positionwise_improvement_hand_case():
+    model = np.array([[[1.0, 0, 0, 0], UNIFORM]])
+    raw = np.array([[[4.0, 0, 0, 0], [1.0, 1, 1, 1]]])
+    corrected = raw - raw.mean(axis=-1, keepdims=True)
+    improvement = positionwise_improvement(raw, corrected, model)
+    # Corrected (3, -1, -1, -1) is parallel to the truth (0.75, -0.25, -0.25, -0.25): cosine 1;
+    # raw (4, 0, 0, 0) has cosine 0.75 / sqrt(0.75) = sqrt(0.75).
+    assert improvement[0, 0] == pytest.approx(1 - np.sqrt(0.75))
+    assert np.isnan(improvement[0, 1])
+
+
+def test_ensemble_difference_and_binned_reduction():
+    mean = np.zeros((1, 2, 4))
+    maps = np.array([[[3.0, 4, 0, 0], [0, 0, 1, 0]]])
+    np.testing.assert_allclose(ensemble_difference(maps, mean), [[5.0, 1.0]])
+    np.testing.assert_allclose(ensemble_difference(maps[None], mean), [[[5.0, 1.0]]])
+    table = difference_reduction_by_angle(
+        np.array([10.0, 10.0, 4.0, 0.0]), np.array([5.0, 10.0, 1.0, 0.0]), np.array([-88.0, -86.0, 42.0, 0.0])
+    )
+    assert table["angle_low"].tolist() == [-90.0, 40.0]
+    np.testing.assert_allclose(table["reduction_percent"], [25.0, 75.0])
+    assert table["positions"].tolist() == [2, 1]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cosine_similarity(np.zeros((2, 10, 4)), np.zeros((2, 4, 10))),
+        lambda: interpretability_auc(np.zeros((2, 10)), np.zeros((2, 10)), np.zeros((2, 10))),
+        lambda: positionwise_improvement(np.zeros((1, 3, 4)), np.zeros((1, 3, 4)), np.zeros((1, 4, 3))),
+        lambda: ensemble_difference(np.zeros((2, 3, 5)), np.zeros((2, 3, 4))),
+    ],
+)
+def test_bad_layouts_name_the_expected_shape(call):
+    with pytest.raises(ValueError, match=r"\(N, L, A\)|same shape as"):
+        call()
+
+
+def test_overlapping_masks_are_refused():
+    with pytest.raises(ValueError, match="overlap"):
+        auroc_per_row(np.zeros((1, 3)), np.ones((1, 3), bool), np.ones((1, 3), bool))
+
+
+def test_reduction_bins_must_divide_180():
+    with pytest.raises(ValueError, match="divisor"):
+        difference_reduction_by_angle(np.ones(2), np.ones(2), np.zeros(2), bin_width=7)

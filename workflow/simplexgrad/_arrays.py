@@ -1,0 +1,49 @@
+"""Shape checks shared by the library: arrays are (N, L, A), alphabet last, and never guessed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEQUENCE_LAYOUT = "(N, L, A) = (sequences, positions, alphabet)"
+
+
+def alphabet_axis(array: np.ndarray, axis: int) -> int:
+    """Normalise ``axis`` for ``array`` and check that it can be an alphabet axis (size >= 2)."""
+    if array.ndim == 0:
+        raise ValueError("expected an array with an alphabet axis; got a scalar")
+    if not -array.ndim <= axis < array.ndim:
+        raise ValueError(f"axis {axis} is out of range for an array of shape {array.shape}")
+    axis %= array.ndim
+    if array.shape[axis] < 2:
+        raise ValueError(
+            f"the alphabet axis {axis} of shape {array.shape} has size {array.shape[axis]}; "
+            "a simplex needs at least 2 letters"
+        )
+    return axis
+
+
+def as_sequences(
+    array: np.ndarray, name: str, alphabet_size: int | None = None, dtype=np.float32
+) -> np.ndarray:
+    """Return ``array`` as a 3-D ``(N, L, A)`` array of ``dtype`` or raise a ``ValueError`` that names the layout."""
+    array = np.asarray(array)
+    if array.ndim != 3:
+        raise ValueError(f"{name} must have shape {SEQUENCE_LAYOUT}; got shape {array.shape}")
+    if alphabet_size is not None and array.shape[2] != alphabet_size:
+        raise ValueError(
+            f"{name} must have shape {SEQUENCE_LAYOUT} with A = {alphabet_size}; got shape "
+            f"{array.shape} (channels-last layout: is the array transposed?)"
+        )
+    if array.shape[2] < 2:
+        raise ValueError(f"{name} must have an alphabet of at least 2 letters; got shape {array.shape}")
+    return array.astype(dtype, copy=False) if dtype is not None else array
+
+
+def same_shape(reference: np.ndarray, reference_name: str, **others: np.ndarray) -> None:
+    """Raise a ``ValueError`` unless every array in ``others`` has the shape of ``reference``."""
+    for name, other in others.items():
+        if other.shape != reference.shape:
+            raise ValueError(
+                f"{name} must have the same shape as {reference_name}, {reference.shape}; "
+                f"got shape {other.shape}"
+            )

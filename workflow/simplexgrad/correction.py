@@ -1,0 +1,134 @@
+"""Gradient correction for inputs that live on a probability simplex, and angle statistics.
+
+Each position of a one-hot sequence is a point on the simplex ``sum_a x_a = 1``. The simplex normal is
+``n = (1, ..., 1) / sqrt(A)``; the component of a gradient along ``n`` points off the data manifold and is
+removed by :func:`correct`. :func:`simplex_angle` measures how far each position's gradient leans off the
+simplex plane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from simplexgrad._arrays import alphabet_axis
+
+__all__ = [
+    "correct",
+    "simplex_angle",
+    "large_angle_fraction",
+    "simplex_angle_ops",
+]
+
+
+def correct(grads: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Remove the gradient component along the simplex normal.
+
+    Parameters
+    ----------
+    grads : numpy.ndarray
+        Gradients of any shape, e.g. ``(N, L, A)``; ``axis`` indexes the alphabet.
+    axis : int
+        The alphabet axis (size ``A >= 2``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``grads``: ``g - mean_a(g)``, which sums to zero over ``axis``.
+    """
+    grads = np.asarray(grads)
+    axis = alphabet_axis(grads, axis)
+    return grads - grads.mean(axis=axis, keepdims=True)
+
+
+def simplex_angle(grads: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Signed angle, in degrees, between each position's gradient and the simplex plane.
+
+    ``sin(theta) = (g . n) / |g|`` with ``n = (1, ..., 1) / sqrt(A)``. It is computed as
+    ``atan2(g . n, |g - (g . n) n|)``, which is exact near +-90 degrees (no ``arcsin`` of a rounded
+    value above 1) and gives 0 for a zero gradient without warnings.
+
+    Parameters
+    ----------
+    grads : numpy.ndarray
+        Gradients, e.g. ``(N, L, A)``; ``axis`` indexes the alphabet.
+    axis : int
+        The alphabet axis (size ``A >= 2``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``grads.shape`` without ``axis`` (e.g. ``(N, L)``), values in ``[-90, 90]``, float64 for float64
+        input and float32 otherwise.
+    """
+    grads = np.asarray(grads)
+    if not np.issubdtype(grads.dtype, np.floating):
+        grads = grads.astype(np.float64)
+    axis = alphabet_axis(grads, axis)
+    size = grads.shape[axis]
+    normal_component = grads.sum(axis=axis) / np.sqrt(size)
+    in_plane_norm = np.linalg.norm(correct(grads, axis=axis), axis=axis)
+    return np.degrees(np.arctan2(normal_component, in_plane_norm))
+
+
+def large_angle_fraction(
+    angles: np.ndarray, thresholds: Sequence[float] = (30.0, 45.0, 60.0)
+) -> np.ndarray:
+    """Percentage of positions per sequence whose absolute angle exceeds each threshold.
+
+    Parameters
+    ----------
+    angles : numpy.ndarray
+        Angles in degrees, shape ``(N, L)`` (one row per sequence), e.g. from :func:`simplex_angle`.
+    thresholds : sequence of float
+        Thresholds in degrees; the sign is ignored (``|theta| > |t|``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, T)`` float64 percentages in ``[0, 100]``, one column per threshold.
+    """
+    angles = np.asarray(angles)
+    if angles.ndim != 2:
+        raise ValueError(
+            f"angles must have shape (N, L) (sequences x positions); got shape {angles.shape}"
+        )
+    limits = np.abs(np.asarray(thresholds, dtype=np.float64)).reshape(-1)
+    if limits.size == 0:
+        raise ValueError("thresholds must name at least one angle")
+    if angles.shape[1] == 0:
+        raise ValueError("angles must have at least one position per sequence (L >= 1)")
+    exceeds = np.abs(angles)[:, :, None] > limits[None, None, :]
+    return exceeds.mean(axis=1) * 100.0
+
+
+def simplex_angle_ops(grads, axis: int = -1, epsilon: float = 1e-12):
+    """Differentiable twin of :func:`simplex_angle` on ``keras.ops`` tensors (for training losses).
+
+    The in-plane norm is ``sqrt(|g_par|^2 + epsilon)`` so that the angle and its derivatives stay
+    finite at a zero gradient (where the angle is 0).
+
+    Parameters
+    ----------
+    grads : tensor
+        Backend tensor, e.g. ``(B, L, A)``.
+    axis : int
+        The alphabet axis.
+    epsilon : float
+        Added to the squared in-plane norm.
+
+    Returns
+    -------
+    tensor
+        Angles in degrees with ``axis`` removed.
+    """
+    from keras import ops
+
+    size = grads.shape[axis]
+    if size is None or size < 2:
+        raise ValueError(f"the alphabet axis {axis} must have a known size >= 2; got {size}")
+    mean = ops.mean(grads, axis=axis, keepdims=True)
+    normal_component = ops.sum(grads, axis=axis) / np.sqrt(size)
+    in_plane_norm = ops.sqrt(ops.sum(ops.square(grads - mean), axis=axis) + epsilon)
+    return ops.arctan2(normal_component, in_plane_norm) * (180.0 / np.pi)

@@ -34,6 +34,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     )
     os.close(handle)
     temporary_path = Path(temporary)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary_path, 0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual mode
     try:
         yield temporary_path
         os.replace(temporary_path, destination)

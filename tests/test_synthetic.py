@@ -1,0 +1,186 @@
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simplexgrad import cli
+from simplexgrad.io import load_split
+from simplexgrad.metrics import information_content
+from simplexgrad.motifs import CORE_MOTIFS, core_and_background_pools, load_motifs, reverse_complement
+from simplexgrad.synthetic import (
+    MOTIF_COUNT_PROBABILITIES,
+    MOTIF_COUNTS,
+    billboard_dataset,
+    plant_motifs,
+    sample_onehot,
+    write_synthetic_dataset,
+)
+
+
+@pytest.fixture(scope="module")
+def pools():
+    return core_and_background_pools(CORE_MOTIFS, 50, "JASPAR2016", seed=0)
+
+
+@pytest.fixture(scope="module")
+def full(pools):
+    return billboard_dataset(*pools, num_seqs=20_000, length=200, seed=0)
+
+
+def joined(dataset, key):
+    return np.concatenate([dataset.splits[name][key] for name in ("train", "valid", "test")])
+
+
+def test_pools_hold_the_core_motifs_and_reverse_complements(pools):
+    core, background = pools
+    assert [m.label for m in core] == [f"{i}{s}" for i in CORE_MOTIFS for s in "+-"]
+    assert {m.name for m in core} == {"SP1", "Gabpa", "CEBPB", "MAX", "YY1"}
+    assert len(background) == 110
+    assert [m.label for m in background[:10]] == [m.label for m in core]
+    assert len({m.matrix_id for m in background}) == 55
+    for forward, reverse in zip(core[::2], core[1::2]):
+        np.testing.assert_array_equal(reverse.pwm, reverse_complement(forward.pwm))
+        np.testing.assert_allclose(forward.pwm.sum(axis=1), 1.0)
+
+
+def test_reverse_complement_hand_case():
+    pwm = np.array([[1.0, 0, 0, 0], [0, 0.5, 0.5, 0]])  # A then C/G
+    np.testing.assert_array_equal(reverse_complement(pwm), [[0, 0.5, 0.5, 0], [0, 0, 0, 1.0]])
+
+
+def test_background_choice_follows_the_seed(pools):
+    _, other = core_and_background_pools(CORE_MOTIFS, 50, "JASPAR2016", seed=1)
+    assert [m.label for m in other] != [m.label for m in pools[1]]
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: load_motifs(["MA9999.9"], "JASPAR2016"), "MA9999.9"),
+        (lambda: load_motifs(["MA0079.3"], "JASPAR1999"), "JASPAR1999"),
+        (lambda: core_and_background_pools(CORE_MOTIFS, 10_000, "JASPAR2016"), "eligible"),
+    ],
+)
+def test_bad_motif_requests_are_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_shapes_dtypes_and_split_sizes(full):
+    sizes = {name: len(split["y"]) for name, split in full.splits.items()}
+    assert sizes == {"train": 14_000, "valid": 2_000, "test": 4_000}
+    for split in full.splits.values():
+        n = len(split["y"])
+        assert split["x"].shape == (n, 200, 4) and split["x"].dtype == np.uint8
+        assert split["y"].shape == (n, 1) and split["y"].dtype == np.float32
+        assert split["model"].shape == (n, 200, 4) and split["model"].dtype == np.float32
+    y = joined(full, "y")
+    assert y.sum() == 10_000
+    # The shuffle mixes classes into every split.
+    assert 0.45 < full.splits["test"]["y"].mean() < 0.55
+
+
+def test_rows_are_distributions_and_sampled_letters_are_possible(full):
+    x, model = joined(full, "x"), joined(full, "model")
+    assert np.all(x.sum(axis=2) == 1)
+    np.testing.assert_allclose(model.sum(axis=2), 1.0, atol=1e-6)
+    assert np.all(model[x.astype(bool)] > 0)
+
+
+def test_motif_counts_follow_the_published_distribution(full):
+    y, planted = joined(full, "y")[:, 0], joined(full, "planted")
+    counts = (planted[y == 1] >= 0).sum(axis=1)
+    n = len(counts)
+    for count, probability in zip(MOTIF_COUNTS, MOTIF_COUNT_PROBABILITIES):
+        observed = np.mean(counts == count)
+        assert abs(observed - probability) < 5 * np.sqrt(probability * (1 - probability) / n), count
+
+
+def test_positives_carry_exactly_the_core_motifs(full, pools):
+    core, background = pools
+    y, planted, model = joined(full, "y")[:, 0], joined(full, "planted"), joined(full, "model")
+    in_positives = set(np.unique(planted[y == 1])) - {-1}
+    assert in_positives == set(range(len(core)))
+    assert set(np.unique(planted[y == 0])) - {-1} - set(range(len(background))) == set()
+    # And the planted rows are those PWMs: every positive's informative rows come from core PWMs.
+    core_rows = {tuple(np.round(row, 5)) for m in core for row in m.pwm.astype(np.float32)}
+    informative = information_content(model[y == 1]) > 0
+    observed_rows = {tuple(row) for row in np.round(model[y == 1][informative], 5)}
+    assert observed_rows <= core_rows
+
+
+def test_information_is_zero_on_background_and_high_on_motifs(full):
+    model = joined(full, "model")
+    info = information_content(model)
+    background = np.all(np.isclose(model, 0.25), axis=2)
+    assert np.all(np.abs(info[background]) < 1e-6)
+    assert np.mean(info[~background] > 0.1) > 0.8
+
+
+def test_same_seed_same_bytes_and_different_seed_differs(pools, full):
+    again = billboard_dataset(*pools, num_seqs=20_000, length=200, seed=0)
+    other = billboard_dataset(*pools, num_seqs=20_000, length=200, seed=1)
+    for name in ("train", "test"):
+        for key in ("x", "y", "model"):
+            assert again.splits[name][key].tobytes() == full.splits[name][key].tobytes()
+        assert other.splits[name]["x"].tobytes() != full.splits[name]["x"].tobytes()
+
+
+def test_planted_motifs_fill_the_length_exactly():
+    rng = np.random.default_rng(0)
+    pwms = [np.full((w, 4), [0.7, 0.1, 0.1, 0.1]) for w in (5, 9, 12)]
+    planted = plant_motifs(pwms, 500, 90, rng)
+    widths = np.where(planted.motif_index >= 0, np.array([5, 9, 12])[planted.motif_index], 0)
+    ends = np.where(planted.motif_index >= 0, planted.motif_start + widths, 0)
+    assert ends.max() <= 90
+    # Motifs are in order and never overlap.
+    valid = planted.motif_index[:, 1:] >= 0
+    assert np.all((planted.motif_start[:, 1:] >= ends[:, :-1])[valid])
+    motif_positions = np.isclose(planted.model_probs[..., 0], 0.7).sum(axis=1)
+    np.testing.assert_array_equal(motif_positions, widths.sum(axis=1))
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(0, 2**32 - 1))
+def test_letters_with_zero_probability_are_never_sampled(seed):
+    rng = np.random.default_rng(seed)
+    probabilities = rng.random((50, 30, 4)) * (rng.random((50, 30, 4)) < 0.6)
+    probabilities[..., 3] += (probabilities.sum(axis=2) == 0)  # keep every row a distribution
+    probabilities /= probabilities.sum(axis=2, keepdims=True)
+    onehot = sample_onehot(probabilities, rng)
+    assert np.all(probabilities[onehot.astype(bool)] > 0)
+
+
+def test_cli_writes_the_contract_with_provenance(tmp_path):
+    out = tmp_path / "data.h5"
+    assert cli.main(["synthetic", "--out", str(out), "--seed", "3", "--num-seqs", "200"]) == 0
+    test_split = load_split(out, "test")
+    assert test_split.x.shape == (40, 200, 4) and test_split.model_probs.shape == (40, 200, 4)
+    with h5py.File(out, "r") as handle:
+        assert handle.attrs["seed"] == 3
+        assert handle.attrs["jaspar_release"] == "JASPAR2016"
+        assert "MA0079.3" in handle.attrs["jaspar_core_ids"]
+        assert set(handle) >= {f"{k}_{s}" for k in ("x", "y", "model") for s in ("train", "valid", "test")}
+
+
+def test_same_seed_gives_identical_files(tmp_path):
+    first, second = tmp_path / "a.h5", tmp_path / "b.h5"
+    write_synthetic_dataset(first, num_seqs=100, seed=5)
+    write_synthetic_dataset(second, num_seqs=100, seed=5)
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--length", "100"],
+        ["--jaspar-release", "JASPAR1999"],
+        ["--core-ids", "MA0079.3", "MA9999.9"],
+        ["--num-seqs", "1"],
+    ],
+)
+def test_cli_bad_arguments_leave_no_file(tmp_path, arguments):
+    out = tmp_path / "data.h5"
+    assert cli.main(["synthetic", "--out", str(out), "--seed", "0", *arguments]) == 2
+    assert list(tmp_path.iterdir()) == []

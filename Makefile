@@ -8,7 +8,7 @@ export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup test benchmark clean-venv bedtools
+.PHONY: setup test lint benchmark clean-venv bedtools
 
 setup: $(INSTALLED) bedtools
 
@@ -29,11 +29,15 @@ bedtools:
 	  fi; \
 	fi
 
-test: setup
+lint: setup
+	$(BIN)/ruff check workflow tests benchmarks
+
+test: setup lint
 	$(BIN)/python -m pytest
 
 benchmark: setup
 	$(BIN)/python benchmarks/attribution_throughput.py
+	$(BIN)/python benchmarks/training_epoch.py --threads 2
 
 clean-venv:
 	rm -rf $(VENV)

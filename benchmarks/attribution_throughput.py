@@ -18,7 +18,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
 from simplexgrad.attribution import saliency  # noqa: E402
 from simplexgrad.models import cnn_deep  # noqa: E402
 
@@ -104,7 +103,10 @@ def main() -> None:
         bare_rates.append(best_rate(bare, x, 1))
         our_rates.append(best_rate(ours, x, 1))
     bare_rate, our_rate = statistics.median(bare_rates), statistics.median(our_rates)
-    print(f"backend: {keras.backend.backend()}, model: {model.name}, {n} sequences of 200 nt, batch {args.batch_size}")
+    print(
+        f"backend: {keras.backend.backend()}, model: {model.name}, "
+        f"{n} sequences of 200 nt, batch {args.batch_size}"
+    )
     print(f"bare compiled gradient loop : {bare_rate:10.1f} maps/s")
     print(f"simplexgrad saliency        : {our_rate:10.1f} maps/s")
     print(f"ratio (simplexgrad / bare)  : {our_rate / bare_rate:10.3f}")

@@ -6,7 +6,6 @@ import textwrap
 import numpy as np
 import pytest
 from conftest import random_onehot, small_cnn
-
 from simplexgrad import correct
 from simplexgrad.attribution import (
     expected_gradients,
@@ -89,8 +88,10 @@ def test_randomised_methods_do_not_depend_on_batch_size(model32, rng):
 def test_smoothgrad_without_noise_equals_saliency(model32, rng):
     x = random_onehot(rng, 9, 30)
     np.testing.assert_allclose(
-        smoothgrad(model32, x, sigma=0.0, num_samples=4, batch_size=5), saliency(model32, x),
-        rtol=1e-5, atol=1e-9,
+        smoothgrad(model32, x, sigma=0.0, num_samples=4, batch_size=5),
+        saliency(model32, x),
+        rtol=1e-5,
+        atol=1e-9,
     )
 
 
@@ -99,7 +100,8 @@ def test_expected_gradients_with_one_reference_is_shuffle_integrated_gradients(m
     np.testing.assert_allclose(
         expected_gradients(model32, x, num_references=1, steps=5, seed=3),
         integrated_gradients(model32, x, baseline="shuffle", steps=5, seed=3),
-        rtol=1e-5, atol=1e-9,
+        rtol=1e-5,
+        atol=1e-9,
     )
 
 
@@ -175,7 +177,10 @@ def test_tensorflow_and_jax_give_the_same_saliency(tmp_path, rng):
     environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
         [sys.executable, str(script), str(weights), str(inputs), os.path.dirname(__file__)],
-        env=environment, capture_output=True, text=True, timeout=300,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jax_grads = np.load(str(inputs) + ".jax.npy")

@@ -2,7 +2,6 @@ import h5py
 import numpy as np
 import pytest
 from conftest import random_onehot, small_cnn
-
 from simplexgrad import cli, correct
 from simplexgrad.attribution import saliency
 from simplexgrad.io import atomic_output, load_attributions, load_split
@@ -28,8 +27,20 @@ def model_file(tmp_path):
 def test_attribute_writes_raw_and_corrected_maps(tmp_path, dataset, model_file):
     out = tmp_path / "attr" / "saliency.npz"
     code = cli.main(
-        ["attribute", "--model", str(model_file), "--data", str(dataset), "--out", str(out),
-         "--method", "saliency", "--positives-only", "--num-seqs", "3"]
+        [
+            "attribute",
+            "--model",
+            str(model_file),
+            "--data",
+            str(dataset),
+            "--out",
+            str(out),
+            "--method",
+            "saliency",
+            "--positives-only",
+            "--num-seqs",
+            "3",
+        ]
     )
     assert code == 0
     result = load_attributions(out)
@@ -46,8 +57,17 @@ def test_attribute_writes_raw_and_corrected_maps(tmp_path, dataset, model_file):
 def test_attribute_failure_leaves_no_output(tmp_path, dataset):
     out = tmp_path / "saliency.npz"
     code = cli.main(
-        ["attribute", "--model", str(tmp_path / "missing.keras"), "--data", str(dataset),
-         "--out", str(out), "--method", "saliency"]
+        [
+            "attribute",
+            "--model",
+            str(tmp_path / "missing.keras"),
+            "--data",
+            str(dataset),
+            "--out",
+            str(out),
+            "--method",
+            "saliency",
+        ]
     )
     assert code == 2
     assert list(tmp_path.glob("saliency*")) == []

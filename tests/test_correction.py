@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
 from simplexgrad import correct, large_angle_fraction, simplex_angle
 from simplexgrad.correction import simplex_angle_ops
 
@@ -124,9 +123,7 @@ def test_large_angle_fractions_are_percentages(angles):
 
 def test_large_angle_fraction_hand_case():
     angles = np.array([[10.0, -35.0, 50.0, -70.0], [0.0, 0.0, 0.0, 89.0]])
-    np.testing.assert_allclose(
-        large_angle_fraction(angles), [[75.0, 50.0, 25.0], [25.0, 25.0, 25.0]]
-    )
+    np.testing.assert_allclose(large_angle_fraction(angles), [[75.0, 50.0, 25.0], [25.0, 25.0, 25.0]])
     np.testing.assert_allclose(large_angle_fraction(angles, thresholds=(-60,)), [[25.0], [25.0]])
 
 

@@ -2,8 +2,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import auc, precision_recall_curve, roc_auc_score
-
 from simplexgrad.metrics import (
     aupr_per_row,
     auroc_per_row,
@@ -15,6 +13,7 @@ from simplexgrad.metrics import (
     interpretability_auc,
     positionwise_improvement,
 )
+from sklearn.metrics import auc, precision_recall_curve, roc_auc_score
 
 UNIFORM = [0.25, 0.25, 0.25, 0.25]
 
@@ -112,7 +111,9 @@ def test_ensemble_difference_and_binned_reduction():
     np.testing.assert_allclose(ensemble_difference(maps, mean), [[5.0, 1.0]])
     np.testing.assert_allclose(ensemble_difference(maps[None], mean), [[[5.0, 1.0]]])
     table = difference_reduction_by_angle(
-        np.array([10.0, 10.0, 4.0, 0.0]), np.array([5.0, 10.0, 1.0, 0.0]), np.array([-88.0, -86.0, 42.0, 0.0])
+        np.array([10.0, 10.0, 4.0, 0.0]),
+        np.array([5.0, 10.0, 1.0, 0.0]),
+        np.array([-88.0, -86.0, 42.0, 0.0]),
     )
     assert table["angle_low"].tolist() == [-90.0, 40.0]
     np.testing.assert_allclose(table["reduction_percent"], [25.0, 75.0])

@@ -1,13 +1,19 @@
+import time
+
 import h5py
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from simplexgrad import cli
 from simplexgrad.io import load_split
 from simplexgrad.metrics import information_content
-from simplexgrad.motifs import CORE_MOTIFS, core_and_background_pools, load_motifs, reverse_complement
+from simplexgrad.motifs import (
+    CORE_MOTIFS,
+    core_and_background_pools,
+    load_motifs,
+    reverse_complement,
+)
 from simplexgrad.synthetic import (
     MOTIF_COUNT_PROBABILITIES,
     MOTIF_COUNTS,
@@ -146,7 +152,7 @@ def test_planted_motifs_fill_the_length_exactly():
 def test_letters_with_zero_probability_are_never_sampled(seed):
     rng = np.random.default_rng(seed)
     probabilities = rng.random((50, 30, 4)) * (rng.random((50, 30, 4)) < 0.6)
-    probabilities[..., 3] += (probabilities.sum(axis=2) == 0)  # keep every row a distribution
+    probabilities[..., 3] += probabilities.sum(axis=2) == 0  # keep every row a distribution
     probabilities /= probabilities.sum(axis=2, keepdims=True)
     onehot = sample_onehot(probabilities, rng)
     assert np.all(probabilities[onehot.astype(bool)] > 0)
@@ -167,6 +173,7 @@ def test_cli_writes_the_contract_with_provenance(tmp_path):
 def test_same_seed_gives_identical_files(tmp_path):
     first, second = tmp_path / "a.h5", tmp_path / "b.h5"
     write_synthetic_dataset(first, num_seqs=100, seed=5)
+    time.sleep(1.1)  # HDF5 timestamps have a resolution of one second
     write_synthetic_dataset(second, num_seqs=100, seed=5)
     assert first.read_bytes() == second.read_bytes()
 

@@ -25,7 +25,7 @@ def alphabet_axis(array: np.ndarray, axis: int) -> int:
 def as_sequences(
     array: np.ndarray, name: str, alphabet_size: int | None = None, dtype=np.float32
 ) -> np.ndarray:
-    """Return ``array`` as a 3-D ``(N, L, A)`` array of ``dtype`` or raise a ``ValueError`` that names the layout."""
+    """``array`` as a 3-D ``(N, L, A)`` array of ``dtype``, or a ``ValueError`` that names the layout."""
     array = np.asarray(array)
     if array.ndim != 3:
         raise ValueError(f"{name} must have shape {SEQUENCE_LAYOUT}; got shape {array.shape}")

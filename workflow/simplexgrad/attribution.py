@@ -170,9 +170,7 @@ def smoothgrad(
 
     weights = np.full(num_samples, 1.0 / num_samples)
     gradient = input_gradient_function(model, class_index, output)
-    raw = _averaged_over_points(
-        gradient, x, points, weights, seed, batch_size, progress, "smoothgrad"
-    )
+    raw = _averaged_over_points(gradient, x, points, weights, seed, batch_size, progress, "smoothgrad")
     return _result(raw, return_corrected)
 
 
@@ -225,9 +223,7 @@ def expected_gradients(
     return _result(raw, return_corrected)
 
 
-def shuffled_references(
-    x: np.ndarray, num_references: int, rng: np.random.Generator
-) -> np.ndarray:
+def shuffled_references(x: np.ndarray, num_references: int, rng: np.random.Generator) -> np.ndarray:
     """Random shuffles of each sequence's positions.
 
     Parameters
@@ -268,14 +264,10 @@ def _result(raw: np.ndarray, return_corrected: bool):
 
 def _progress_bar(total_inputs: int, progress: bool | None, description: str):
     show = total_inputs >= PROGRESS_MIN_INPUTS if progress is None else progress
-    return tqdm(
-        total=total_inputs, desc=description, unit="input", disable=not show, mininterval=5.0
-    )
+    return tqdm(total=total_inputs, desc=description, unit="input", disable=not show, mininterval=5.0)
 
 
-def _batched_gradients(
-    gradient: GradientFunction, inputs: np.ndarray, batch_size: int, bar
-) -> np.ndarray:
+def _batched_gradients(gradient: GradientFunction, inputs: np.ndarray, batch_size: int, bar) -> np.ndarray:
     """Gradients of ``(M, L, A)`` inputs, ``batch_size`` at a time; the last batch is padded so the
     compiled function sees one shape."""
     total = len(inputs)
@@ -340,9 +332,7 @@ def _baseline_maker(baseline: Baseline, x: np.ndarray):
             return lambda block, start, rng: np.zeros_like(block)
         if baseline == "uniform":
             return lambda block, start, rng: np.full_like(block, 1.0 / x.shape[2])
-        raise ValueError(
-            f"baseline must be 'shuffle', 'zeros', 'uniform' or an array; got {baseline!r}"
-        )
+        raise ValueError(f"baseline must be 'shuffle', 'zeros', 'uniform' or an array; got {baseline!r}")
     reference = np.asarray(baseline, dtype=np.float32)
     if reference.shape == x.shape[1:]:
         return lambda block, start, rng: np.broadcast_to(reference, block.shape)

@@ -72,9 +72,7 @@ def simplex_angle(grads: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.degrees(np.arctan2(normal_component, in_plane_norm))
 
 
-def large_angle_fraction(
-    angles: np.ndarray, thresholds: Sequence[float] = (30.0, 45.0, 60.0)
-) -> np.ndarray:
+def large_angle_fraction(angles: np.ndarray, thresholds: Sequence[float] = (30.0, 45.0, 60.0)) -> np.ndarray:
     """Percentage of positions per sequence whose absolute angle exceeds each threshold.
 
     Parameters
@@ -91,9 +89,7 @@ def large_angle_fraction(
     """
     angles = np.asarray(angles)
     if angles.ndim != 2:
-        raise ValueError(
-            f"angles must have shape (N, L) (sequences x positions); got shape {angles.shape}"
-        )
+        raise ValueError(f"angles must have shape (N, L) (sequences x positions); got shape {angles.shape}")
     limits = np.abs(np.asarray(thresholds, dtype=np.float64)).reshape(-1)
     if limits.size == 0:
         raise ValueError("thresholds must name at least one angle")

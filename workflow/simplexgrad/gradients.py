@@ -13,7 +13,12 @@ from typing import Literal
 import keras
 import numpy as np
 
-__all__ = ["OutputKind", "input_gradient_function", "scoring_model"]
+__all__ = [
+    "OutputKind",
+    "input_gradient_function",
+    "scoring_model",
+    "differentiable_input_gradient",
+]
 
 OutputKind = Literal["probability", "logit"]
 GradientFunction = Callable[[np.ndarray], np.ndarray]
@@ -137,9 +142,7 @@ def _jax_gradient(scorer: keras.Model, class_index: int, dtype: str) -> Gradient
     import jax.numpy as jnp
 
     def summed_score(inputs, trainable_values, non_trainable_values):
-        predictions, _ = scorer.stateless_call(
-            trainable_values, non_trainable_values, inputs, training=False
-        )
+        predictions, _ = scorer.stateless_call(trainable_values, non_trainable_values, inputs, training=False)
         return jnp.sum(_select_unit(predictions, class_index))
 
     gradient = jax.jit(jax.grad(summed_score))
@@ -150,3 +153,45 @@ def _jax_gradient(scorer: keras.Model, class_index: int, dtype: str) -> Gradient
         return np.asarray(gradient(jnp.asarray(inputs, dtype=dtype), trainable, non_trainable))
 
     return run
+
+
+def differentiable_input_gradient(model: keras.Model, inputs, class_index: int = 0):
+    """Input gradient of one output unit as a backend tensor that stays differentiable w.r.t. weights.
+
+    For use inside a training step (angle regularisation): the model runs in inference mode, so the
+    gradient is that of the function used for attribution, and no batch-norm statistics or dropout
+    state are touched.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Model taking ``(B, L, A)`` inputs.
+    inputs : tensor
+        ``(B, L, A)`` backend tensor.
+    class_index : int
+        Output unit.
+
+    Returns
+    -------
+    tensor
+        ``(B, L, A)`` gradients.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            score = _select_unit(model(inputs, training=False), class_index)
+        return tape.gradient(score, inputs)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def summed_score(values):
+            return jnp.sum(_select_unit(model(values, training=False), class_index))
+
+        return jax.grad(summed_score)(inputs)
+    raise NotImplementedError(
+        f"input gradients are implemented for the tensorflow and jax backends; KERAS_BACKEND={backend!r}"
+    )

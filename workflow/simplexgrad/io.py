@@ -19,7 +19,15 @@ import numpy as np
 
 from simplexgrad._arrays import as_sequences
 
-__all__ = ["SPLITS", "Split", "atomic_output", "load_split", "save_attributions", "load_attributions"]
+__all__ = [
+    "SPLITS",
+    "Split",
+    "atomic_output",
+    "create_reproducible_h5",
+    "load_split",
+    "save_attributions",
+    "load_attributions",
+]
 
 SPLITS = ("train", "valid", "test")
 
@@ -29,8 +37,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
     destination = Path(path)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    # Keep the destination's suffix: some writers (Keras) insist on it.
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent
+        prefix=f".{destination.name}.partial.", suffix=destination.suffix, dir=destination.parent
     )
     os.close(handle)
     temporary_path = Path(temporary)
@@ -43,6 +52,15 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         temporary_path.unlink(missing_ok=True)
         raise
+
+
+def create_reproducible_h5(path: str | os.PathLike) -> h5py.File:
+    """A new HDF5 file, opened for writing, that records no timestamps: the same content gives the same
+    bytes. Create its datasets with ``track_times=False``."""
+    properties = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    properties.set_obj_track_times(False)  # the root group would otherwise carry its creation time
+    file_id = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=properties)
+    return h5py.File(file_id)
 
 
 @dataclass(frozen=True)
@@ -80,9 +98,7 @@ def load_split(path: str | os.PathLike, split: str, alphabet_size: int = 4) -> S
             else None
         )
     if model_probs is not None and model_probs.shape != x.shape:
-        raise ValueError(
-            f"{path}: model_{split} has shape {model_probs.shape}, x_{split} has {x.shape}"
-        )
+        raise ValueError(f"{path}: model_{split} has shape {model_probs.shape}, x_{split} has {x.shape}")
     return Split(x=x, y=y, model_probs=model_probs)
 
 

@@ -82,9 +82,7 @@ def cosine_similarity(attributions: np.ndarray, model_probs: np.ndarray) -> np.n
     model_probs = as_sequences(model_probs, "model_probs", dtype=np.float64)
     same_shape(attributions, "attributions", model_probs=model_probs)
     n = len(attributions)
-    return _cosine(
-        attributions.reshape(n, -1), (model_probs - 1.0 / model_probs.shape[2]).reshape(n, -1)
-    )
+    return _cosine(attributions.reshape(n, -1), (model_probs - 1.0 / model_probs.shape[2]).reshape(n, -1))
 
 
 def auroc_per_row(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -158,9 +156,7 @@ def aupr_per_row(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray)
     has_previous = previous_end >= 0
     gather = np.maximum(previous_end, 0)
     previous_recall = np.where(has_previous, np.take_along_axis(recall, gather, axis=1), 0.0)
-    previous_precision = np.where(
-        has_previous, np.take_along_axis(precision, gather, axis=1), 1.0
-    )
+    previous_precision = np.where(has_previous, np.take_along_axis(precision, gather, axis=1), 1.0)
     trapezoids = (recall - previous_recall) * (precision + previous_precision) / 2.0
     area = np.where(threshold_end, trapezoids, 0.0).sum(axis=1)
     defined = (positive.sum(axis=1) > 0) & (negative.sum(axis=1) > 0)
@@ -204,9 +200,7 @@ def interpretability_auc(
     return auroc_per_row(scores, positive, negative), aupr_per_row(scores, positive, negative)
 
 
-def positionwise_improvement(
-    raw: np.ndarray, corrected: np.ndarray, model_probs: np.ndarray
-) -> np.ndarray:
+def positionwise_improvement(raw: np.ndarray, corrected: np.ndarray, model_probs: np.ndarray) -> np.ndarray:
     """Per-position gain in cosine similarity to the ground truth from the correction.
 
     ``cos(corrected_i, M_i - 1/A) - cos(raw_i, M_i - 1/A)``, cosines over the ``A`` values of a position.

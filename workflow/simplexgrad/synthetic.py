@@ -14,10 +14,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import h5py
 import numpy as np
 
-from simplexgrad.io import SPLITS, atomic_output
+from simplexgrad.io import SPLITS, atomic_output, create_reproducible_h5
 from simplexgrad.motifs import CORE_MOTIFS, Motif, core_and_background_pools
 
 __all__ = [
@@ -102,13 +101,14 @@ def plant_motifs(
     for k, pwm in enumerate(pwms):  # pool-sized, not sequence-sized
         padded[k, : len(pwm)] = pwm
     model_probs[
-        np.repeat(seq_of_slot, row_counts), np.repeat(motif_start[seq_of_slot, slot], row_counts) + offset
+        np.repeat(seq_of_slot, row_counts),
+        np.repeat(motif_start[seq_of_slot, slot], row_counts) + offset,
     ] = padded[np.repeat(pool_of_slot, row_counts), offset]
     return PlantedModels(model_probs, motif_index, motif_start)
 
 
 def _gaps(free: np.ndarray, num_gaps: np.ndarray, max_gaps: int, rng: np.random.Generator) -> np.ndarray:
-    """``(N, max_gaps)`` integer gaps; row i has ``num_gaps[i]`` non-zero-width slots summing to ``free[i]``."""
+    """``(N, max_gaps)`` integer gaps: row i uses ``num_gaps[i]`` slots, which sum to ``free[i]``."""
     gaps = np.zeros((len(free), max_gaps), dtype=np.int64)
     used = np.arange(max_gaps)[None, :] < num_gaps[:, None]
     pending = np.arange(len(free))
@@ -163,7 +163,9 @@ def billboard_dataset(
     if num_seqs < 2:
         raise ValueError(f"num_seqs must be >= 2; got {num_seqs}")
     if len(split_fractions) != 3 or not np.isclose(sum(split_fractions), 1.0) or min(split_fractions) < 0:
-        raise ValueError(f"split fractions must be three non-negative numbers summing to 1; got {split_fractions}")
+        raise ValueError(
+            f"split fractions must be three non-negative numbers summing to 1; got {split_fractions}"
+        )
     labels = [motif.label for motif in background]
     if [motif.label for motif in core] != labels[: len(core)]:
         raise ValueError("the background pool must start with the core pool")
@@ -179,7 +181,11 @@ def billboard_dataset(
     order = rng.permutation(num_seqs)
     n_train = int(round(split_fractions[0] * num_seqs))
     n_valid = int(round(split_fractions[1] * num_seqs))
-    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, num_seqs)}
+    bounds = {
+        "train": (0, n_train),
+        "valid": (n_train, n_train + n_valid),
+        "test": (n_train + n_valid, num_seqs),
+    }
     splits = {}
     for name in SPLITS:
         rows = order[slice(*bounds[name])]
@@ -227,12 +233,16 @@ def write_synthetic_dataset(
         "jaspar_core_ids": list(core_ids),
         "num_background_matrices": num_background,
     }
-    with atomic_output(path) as temporary, h5py.File(temporary, "w", track_order=True) as handle:
+    with atomic_output(path) as temporary, create_reproducible_h5(temporary) as handle:
         for name, arrays in dataset.splits.items():
             for key, array in arrays.items():
                 handle.create_dataset(
-                    f"{key}_{name}", data=array, compression="gzip", compression_opts=4,
-                    shuffle=True, track_times=False,
+                    f"{key}_{name}",
+                    data=array,
+                    compression="gzip",
+                    compression_opts=4,
+                    shuffle=True,
+                    track_times=False,
                 )
         for key, value in attributes.items():
             handle.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value

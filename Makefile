@@ -7,8 +7,12 @@ INSTALLED := $(VENV)/.installed
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Workflow rules call `python -m simplexgrad`: the project's virtualenv comes first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+CORES ?= 2
+QUICK_CONFIG ?= config/quick.yaml
 
-.PHONY: setup test lint benchmark clean-venv bedtools
+.PHONY: setup test lint run report benchmark clean-venv bedtools
 
 setup: $(INSTALLED) bedtools
 
@@ -34,6 +38,12 @@ lint: setup
 
 test: setup lint
 	$(BIN)/python -m pytest
+
+# The quick study end to end, then the HTML report.
+run: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile $(QUICK_CONFIG)
+	$(BIN)/snakemake --cores 1 --configfile $(QUICK_CONFIG) --report results/report.html
+	@echo "figures: results/synthetic/figures/   tables: results/synthetic/{metrics,angles,summary}.tsv   report: results/report.html"
 
 benchmark: setup
 	$(BIN)/python benchmarks/attribution_throughput.py

@@ -12,6 +12,7 @@ from simplexgrad import __version__
 log = logging.getLogger("simplexgrad")
 
 METHODS = ("saliency", "integrated_gradients", "smoothgrad", "expected_gradients")
+FIGURES = ("fig2-scatter", "fig2-correction", "fig3a-patch", "fig3c-motif", "fig3d-background", "fig4a")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +84,46 @@ def build_parser() -> argparse.ArgumentParser:
     attribute.add_argument("--num-references", type=int, default=10, help="expected-gradient references")
     attribute.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
     attribute.set_defaults(handler=_attribute)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="interpretability metrics and angle statistics of one attribution file"
+    )
+    evaluate.add_argument("--attributions", required=True, help="attribution file (.npz)")
+    evaluate.add_argument("--data", required=True, help="dataset file with ground truth (.h5)")
+    evaluate.add_argument("--classification", required=True, help="the model's metrics.json")
+    evaluate.add_argument(
+        "--label", action="append", default=[], metavar="NAME=VALUE", help="identifying column"
+    )
+    evaluate.add_argument("--thresholds", type=float, nargs="+", default=[30.0, 45.0, 60.0])
+    evaluate.add_argument("--out-metrics", required=True, help="TSV: raw and corrected metrics")
+    evaluate.add_argument("--out-angles", required=True, help="TSV: per-sequence large-angle %%")
+    evaluate.set_defaults(handler=_evaluate)
+
+    collect = commands.add_parser("collect", help="concatenate tidy TSV tables")
+    collect.add_argument("--out", required=True)
+    collect.add_argument("tables", nargs="+")
+    collect.set_defaults(handler=_collect)
+
+    summarize = commands.add_parser(
+        "summarize", help="before/after summary with Wilcoxon signed-rank tests"
+    )
+    summarize.add_argument("--metrics", required=True, help="tidy metrics TSV")
+    summarize.add_argument("--out", required=True)
+    summarize.set_defaults(handler=_summarize)
+
+    figure = commands.add_parser("figure", help="one figure of the paper (PDF and PNG)")
+    figure.add_argument("name", choices=sorted(FIGURES))
+    figure.add_argument("--out-pdf", required=True)
+    figure.add_argument("--out-png", required=True)
+    figure.add_argument("--metrics", help="tidy metrics TSV (fig2-*)")
+    figure.add_argument("--angles", help="tidy large-angle TSV (fig4a)")
+    figure.add_argument("--method", default="saliency", choices=METHODS)
+    figure.add_argument("--attributions", help="attribution file (fig3-*)")
+    figure.add_argument("--data", help="dataset file with ground truth (fig3-*)")
+    figure.add_argument("--model-name", default="", help="title of fig3 panels")
+    figure.add_argument("--sequence", type=int, default=0, help="fig3a: row of the attribution file")
+    figure.add_argument("--width", type=int, default=60, help="fig3a: patch width")
+    figure.set_defaults(handler=_figure)
     return parser
 
 
@@ -182,6 +223,143 @@ def _attribute(args: argparse.Namespace) -> None:
         {"method": args.method, "split": args.split, "model": str(args.model), **parameters},
     )
     log.info("wrote %s", args.out)
+
+
+
+def parse_labels(pairs: Sequence[str]) -> dict[str, str]:
+    """``['model=cnn_deep', 'seed=3']`` → ``{'model': 'cnn_deep', 'seed': '3'}``."""
+    labels = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise ValueError(f"--label must be NAME=VALUE; got {pair!r}")
+        labels[name] = value
+    return labels
+
+
+def _ground_truth(attributions: dict, data: str):
+    from simplexgrad import io
+
+    split = io.load_split(data, attributions["params"]["split"])
+    if split.model_probs is None:
+        raise ValueError(f"{data} has no ground-truth sequence models (model_* keys)")
+    return split.model_probs[attributions["indices"]]
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from simplexgrad import io
+    from simplexgrad.evaluation import interpretability_table, large_angle_table
+
+    attributions = io.load_attributions(args.attributions)
+    model_probs = _ground_truth(attributions, args.data)
+    with open(args.classification) as handle:
+        classification = json.load(handle)
+    labels = {
+        **parse_labels(args.label),
+        "method": attributions["params"]["method"],
+        "classification_auroc": classification["test_auroc"],
+    }
+    metrics = interpretability_table(
+        attributions["raw"], attributions["corrected"], attributions["x"], model_probs, labels
+    )
+    angle_labels = {k: v for k, v in labels.items() if k != "classification_auroc"}
+    angles = large_angle_table(
+        attributions["raw"], attributions["indices"], angle_labels, args.thresholds
+    )
+    _write_tsv(metrics, args.out_metrics)
+    _write_tsv(angles, args.out_angles)
+
+
+def _collect(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    tables = [pd.read_csv(path, sep="\t") for path in args.tables]
+    columns = list(tables[0].columns)
+    for path, table in zip(args.tables, tables):
+        if list(table.columns) != columns:
+            raise ValueError(f"{path} has columns {list(table.columns)}, expected {columns}")
+    _write_tsv(pd.concat(tables, ignore_index=True), args.out)
+
+
+def _summarize(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from simplexgrad.evaluation import summary_table
+
+    _write_tsv(summary_table(pd.read_csv(args.metrics, sep="\t")), args.out)
+
+
+def _write_tsv(table, path: str) -> None:
+    from simplexgrad.io import atomic_output
+
+    with atomic_output(path) as temporary:
+        table.to_csv(temporary, sep="\t", index=False, float_format="%.6g")
+
+
+def _require(args: argparse.Namespace, *names: str) -> None:
+    missing = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is None]
+    if missing:
+        raise ValueError(f"figure {args.name} needs {' '.join(missing)}")
+
+
+def _figure(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from simplexgrad import plots
+
+    if args.name in ("fig2-scatter", "fig2-correction"):
+        _require(args, "metrics")
+        metrics = pd.read_csv(args.metrics, sep="\t")
+        draw = (
+            plots.classification_vs_interpretability
+            if args.name == "fig2-scatter"
+            else plots.correction_scatter
+        )
+        figure = draw(metrics, args.method)
+    elif args.name == "fig4a":
+        _require(args, "angles")
+        figure = plots.large_angle_histograms(pd.read_csv(args.angles, sep="\t"), args.method)
+    else:
+        _require(args, "attributions", "data")
+        figure = _sequence_figure(args)
+    plots.save_figure(figure, args.out_pdf, args.out_png)
+
+
+def _sequence_figure(args: argparse.Namespace):
+    import numpy as np
+
+    from simplexgrad import io, plots
+    from simplexgrad.correction import simplex_angle
+    from simplexgrad.metrics import grad_times_input, information_content, positionwise_improvement
+
+    attributions = io.load_attributions(args.attributions)
+    model_probs = _ground_truth(attributions, args.data)
+    raw, corrected, x = attributions["raw"], attributions["corrected"], attributions["x"]
+    angles = simplex_angle(raw)
+    information = information_content(model_probs)
+    if args.name == "fig3a-patch":
+        if not 0 <= args.sequence < len(raw):
+            raise ValueError(f"--sequence must be in [0, {len(raw)}); got {args.sequence}")
+        row, length = args.sequence, raw.shape[1]
+        width = min(args.width, length)
+        motif = np.flatnonzero(information[row] > 0.1)
+        start = int(np.clip((motif[0] if len(motif) else 0) - 10, 0, length - width))
+        return plots.sequence_patch(
+            x[row], model_probs[row], raw[row], corrected[row], angles[row], start, width
+        )
+    if args.name == "fig3c-motif":
+        motif = information > 0.1
+        improvement = positionwise_improvement(raw, corrected, model_probs)
+        return plots.motif_angles(angles[motif], improvement[motif], args.model_name)
+    background = np.abs(information) < 1e-6
+    return plots.background_angles(
+        angles[background],
+        grad_times_input(raw, x)[background],
+        grad_times_input(corrected, x)[background],
+        args.model_name,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+"""Running the workflow from tests: a config derived from config/quick.yaml, Snakemake in a subprocess."""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def merged(base: dict, override: dict) -> dict:
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def write_config(folder: Path, override: dict) -> Path:
+    base = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(merged(base, override)))
+    return path
+
+
+def run_snakemake(folder: Path, config: Path, *arguments: str, timeout: int = 900):
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(folder), "--configfile", str(config), *arguments],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

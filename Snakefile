@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/encode.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/attribute.smk"
 include: "workflow/rules/figures.smk"
@@ -23,4 +24,4 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        synthetic_outputs(),
+        all_outputs(),

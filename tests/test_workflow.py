@@ -111,6 +111,9 @@ def test_full_configuration_plans_the_200_model_study(tmp_path):
     assert counts["train_synthetic"] == 200
     assert counts["attribute_synthetic"] == 800
     assert counts["synthetic_data"] == 1
+    assert counts["encode_dataset"] == 10
+    assert counts["download_encode"] == 11  # ten TFs and the DNase peaks
+    assert counts["download_genome"] == 1
 
 
 @pytest.mark.parametrize(

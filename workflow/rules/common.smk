@@ -1,4 +1,6 @@
+import csv
 import os
+import re
 import shlex
 
 from snakemake.utils import validate
@@ -24,11 +26,42 @@ CLI = f"PYTHONPATH={shlex.quote(LIBRARY)}${{PYTHONPATH:+:$PYTHONPATH}} python -m
 
 RUN = "{architecture}_{activation}/seed{seed}"
 
+ENCODE = f"{RESULTS}/encode"
+# A relative table path is looked up in the working directory, then in the workflow's folder.
+ENCODE_TABLE = config["encode"]["manifest"]
+if not os.path.isabs(ENCODE_TABLE) and not os.path.exists(ENCODE_TABLE):
+    ENCODE_TABLE = os.path.join(workflow.basedir, ENCODE_TABLE)
+
+
+def read_encode_table(path):
+    """(TF names, the DNase row's name) of the ENCODE table; the library checks the rest."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    tfs = [row["name"] for row in rows if row["assay"] == "TF ChIP-seq"]
+    dnase = [row["name"] for row in rows if row["assay"] == "DNase-seq"]
+    if len(dnase) != 1 or not tfs:
+        raise ValueError(
+            f"{path}: needs TF ChIP-seq rows and exactly one DNase-seq row"
+        )
+    chosen = config["encode"].get("tfs") or tfs
+    unknown = sorted(set(chosen) - set(tfs))
+    if unknown:
+        raise ValueError(
+            f"config encode.tfs names {unknown}, which {path} does not have"
+        )
+    return chosen, dnase[0]
+
+
+ENCODE_TFS, ENCODE_DNASE = read_encode_table(ENCODE_TABLE)
+
+
 wildcard_constraints:
     architecture="cnn_shallow|cnn_deep",
     activation="relu|exponential",
     seed=r"\d+",
     method="saliency|integrated_gradients|smoothgrad|expected_gradients",
+    tf="|".join(re.escape(name) for name in ENCODE_TFS),
+    encode_name=r"[A-Za-z0-9_.-]+",
 
 
 def synthetic_runs(pattern):
@@ -71,6 +104,20 @@ def synthetic_outputs():
         f"{SYNTHETIC}/summary.tsv",
         *synthetic_figures(),
     ]
+
+
+def encode_outputs():
+    return [
+        *expand(f"{ENCODE}/{{tf}}.h5", tf=ENCODE_TFS),
+        f"{ENCODE}/summary.tsv",
+    ]
+
+
+def all_outputs():
+    outputs = synthetic_outputs()
+    if config["encode"]["enabled"]:
+        outputs += encode_outputs()
+    return outputs
 
 
 def attribution_options(wildcards):

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from simplexgrad import __version__
+from simplexgrad.download import DownloadError
 
 log = logging.getLogger("simplexgrad")
 
@@ -111,6 +112,51 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--out", required=True)
     summarize.set_defaults(handler=_summarize)
 
+    download = commands.add_parser(
+        "download", help="fetch one file with retries, md5 and gzip checks (atomic)"
+    )
+    source = download.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="the file's URL")
+    source.add_argument("--manifest-name", help="take URL and md5 from this row of --manifest")
+    download.add_argument("--manifest", help="manifest TSV (config/encode.tsv format)")
+    download.add_argument("--md5", default="", help="expected md5 (empty: warn and skip the check)")
+    download.add_argument("--out", required=True)
+    download.add_argument("--retries", type=int, default=3)
+    download.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry")
+    download.set_defaults(handler=_download)
+
+    genome = commands.add_parser("prepare-genome", help="decompress a FASTA.gz and index it (.fai)")
+    genome.add_argument("--fasta-gz", required=True)
+    genome.add_argument("--out", required=True, help="plain FASTA to write; FILE.fai is written too")
+    genome.set_defaults(handler=_prepare_genome)
+
+    manifest = commands.add_parser(
+        "encode-manifest", help="fill experiment/file/URL/md5 cells of the ENCODE table from the portal"
+    )
+    manifest.add_argument("--table", required=True, help="manifest TSV to read")
+    manifest.add_argument("--out", required=True, help="manifest TSV to write (may be --table)")
+    manifest.add_argument("--portal", default="https://www.encodeproject.org")
+    manifest.add_argument("--biosample", default="GM12878")
+    manifest.add_argument("--refresh", action="store_true", help="re-resolve complete rows too")
+    manifest.set_defaults(handler=_encode_manifest)
+
+    dataset = commands.add_parser(
+        "encode-dataset", help="balanced TF-peak vs DNase windows of one TF as a dataset file"
+    )
+    dataset.add_argument("--name", required=True, help="the TF's manifest name")
+    dataset.add_argument("--manifest", required=True)
+    dataset.add_argument("--peaks", required=True, help="the TF's narrowPeak(.gz)")
+    dataset.add_argument("--dnase", required=True, help="DNase peaks, narrowPeak(.gz)")
+    dataset.add_argument("--genome", required=True, help="indexed FASTA (FILE.fai beside it)")
+    dataset.add_argument("--length", type=int, default=200)
+    dataset.add_argument("--centre", default="midpoint", choices=("midpoint", "summit"))
+    dataset.add_argument("--seed", type=int, default=0)
+    dataset.add_argument("--genome-md5", default="", help="recorded as provenance")
+    dataset.add_argument("--tmpdir", default=None, help="BEDTools temporary files go below this")
+    dataset.add_argument("--out", required=True, help="dataset file (.h5)")
+    dataset.add_argument("--out-counts", required=True, help="one-row TSV of counts")
+    dataset.set_defaults(handler=_encode_dataset)
+
     figure = commands.add_parser("figure", help="one figure of the paper (PDF and PNG)")
     figure.add_argument("name", choices=sorted(FIGURES))
     figure.add_argument("--out-pdf", required=True)
@@ -132,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError) as error:
+    except (ValueError, FileNotFoundError, KeyError, LookupError, DownloadError) as error:
         log.error("%s", error)
         return 2
     return 0
@@ -224,6 +270,77 @@ def _attribute(args: argparse.Namespace) -> None:
     )
     log.info("wrote %s", args.out)
 
+
+
+def _download(args: argparse.Namespace) -> None:
+    from simplexgrad.download import download
+
+    url, md5 = args.url, args.md5
+    if args.manifest_name:
+        from simplexgrad.encode import manifest_row, read_manifest
+
+        if not args.manifest:
+            raise ValueError("--manifest-name needs --manifest")
+        row = manifest_row(read_manifest(args.manifest), args.manifest_name)
+        url, md5 = row["url"], row["md5"]
+    download(url, args.out, md5=md5, retries=args.retries, backoff_seconds=args.backoff)
+
+
+def _prepare_genome(args: argparse.Namespace) -> None:
+    import pyfaidx
+
+    from simplexgrad.download import decompress_gzip
+    from simplexgrad.io import atomic_output
+
+    decompress_gzip(args.fasta_gz, args.out)
+    with atomic_output(f"{args.out}.fai") as temporary:
+        temporary.unlink()  # pyfaidx would otherwise trust the empty placeholder as an index
+        pyfaidx.Faidx(args.out, indexname=str(temporary)).close()
+    log.info("wrote %s and its index", args.out)
+
+
+def _encode_manifest(args: argparse.Namespace) -> None:
+    from simplexgrad.encode import read_manifest, resolve_manifest, write_manifest
+
+    table = resolve_manifest(read_manifest(args.table), args.portal, args.biosample, args.refresh)
+    write_manifest(table, args.out)
+    missing = table[(table["url"] == "") | (table["md5"] == "")]
+    for name in missing["name"]:
+        log.warning("%s: URL or md5 still unknown", name)
+
+
+def _encode_dataset(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from simplexgrad.encode import build_dataset, manifest_row, read_manifest, write_dataset
+
+    table = read_manifest(args.manifest)
+    row = manifest_row(table, args.name)
+    dnase = manifest_row(table, table["name"][table["assay"] == "DNase-seq"].iloc[0])
+    dataset = build_dataset(
+        args.peaks, args.dnase, args.genome, args.length, args.centre, args.seed, tmpdir=args.tmpdir
+    )
+    provenance = {
+        "name": row["name"],
+        "target": row["target"],
+        "experiment": row["experiment"],
+        "file": row["file"],
+        "url": row["url"],
+        "md5": row["md5"],
+        "assembly": row["assembly"],
+        "dnase_experiment": dnase["experiment"],
+        "dnase_file": dnase["file"],
+        "dnase_md5": dnase["md5"],
+        "genome_md5": args.genome_md5,
+        "length": args.length,
+        "centre": args.centre,
+        "seed": args.seed,
+        "split_fractions": [0.7, 0.1, 0.2],
+    }
+    write_dataset(args.out, dataset, provenance)
+    counts = pd.DataFrame([{"name": row["name"], "target": row["target"], **dataset.counts}])
+    _write_tsv(counts, args.out_counts)
+    log.info("wrote %s: %s", args.out, dataset.counts)
 
 
 def parse_labels(pairs: Sequence[str]) -> dict[str, str]:

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,8 @@ __all__ = [
     "Split",
     "atomic_output",
     "create_reproducible_h5",
+    "split_rows",
+    "write_dataset_file",
     "load_split",
     "save_attributions",
     "load_attributions",
@@ -61,6 +63,45 @@ def create_reproducible_h5(path: str | os.PathLike) -> h5py.File:
     properties.set_obj_track_times(False)  # the root group would otherwise carry its creation time
     file_id = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=properties)
     return h5py.File(file_id)
+
+
+def split_rows(order: np.ndarray, fractions: Sequence[float]) -> dict[str, np.ndarray]:
+    """Cut a permutation of the rows into train / valid / test by ``fractions`` (three numbers summing
+    to 1); train and valid sizes are rounded, test takes the rest."""
+    if len(fractions) != 3 or not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1; got {fractions}")
+    n_train = int(round(fractions[0] * len(order)))
+    n_valid = int(round(fractions[1] * len(order)))
+    return {
+        "train": order[:n_train],
+        "valid": order[n_train : n_train + n_valid],
+        "test": order[n_train + n_valid :],
+    }
+
+
+def write_dataset_file(
+    path: str | os.PathLike,
+    splits: Mapping[str, Mapping[str, np.ndarray]],
+    attributes: Mapping[str, object],
+) -> None:
+    """Write a dataset file (DESIGN §3) atomically and byte-reproducibly.
+
+    ``splits[split][key]`` becomes the gzip-compressed dataset ``{key}_{split}`` (e.g. ``x_train``);
+    ``attributes`` become file attributes, lists and dicts as JSON.
+    """
+    with atomic_output(path) as temporary, create_reproducible_h5(temporary) as handle:
+        for name, arrays in splits.items():
+            for key, array in arrays.items():
+                handle.create_dataset(
+                    f"{key}_{name}",
+                    data=array,
+                    compression="gzip",
+                    compression_opts=4,
+                    shuffle=True,
+                    track_times=False,
+                )
+        for key, value in attributes.items():
+            handle.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,13 @@ Positives use the core pool, negatives the background pool. One seed fixes every
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from simplexgrad.io import SPLITS, atomic_output, create_reproducible_h5
+from simplexgrad.io import split_rows, write_dataset_file
 from simplexgrad.motifs import CORE_MOTIFS, Motif, core_and_background_pools
 
 __all__ = [
@@ -162,10 +161,6 @@ def billboard_dataset(
     """
     if num_seqs < 2:
         raise ValueError(f"num_seqs must be >= 2; got {num_seqs}")
-    if len(split_fractions) != 3 or not np.isclose(sum(split_fractions), 1.0) or min(split_fractions) < 0:
-        raise ValueError(
-            f"split fractions must be three non-negative numbers summing to 1; got {split_fractions}"
-        )
     labels = [motif.label for motif in background]
     if [motif.label for motif in core] != labels[: len(core)]:
         raise ValueError("the background pool must start with the core pool")
@@ -178,23 +173,16 @@ def billboard_dataset(
     x = sample_onehot(model_probs, rng)
     y = np.concatenate([np.ones(num_pos), np.zeros(num_seqs - num_pos)]).astype(np.float32)[:, None]
 
-    order = rng.permutation(num_seqs)
-    n_train = int(round(split_fractions[0] * num_seqs))
-    n_valid = int(round(split_fractions[1] * num_seqs))
-    bounds = {
-        "train": (0, n_train),
-        "valid": (n_train, n_train + n_valid),
-        "test": (n_train + n_valid, num_seqs),
-    }
-    splits = {}
-    for name in SPLITS:
-        rows = order[slice(*bounds[name])]
-        splits[name] = {
+    rows_of = split_rows(rng.permutation(num_seqs), split_fractions)
+    splits = {
+        name: {
             "x": x[rows],
             "y": y[rows],
             "model": model_probs[rows].astype(np.float32),
             "planted": planted[rows],
         }
+        for name, rows in rows_of.items()
+    }
     attributes = {
         "generator": "billboard (Koo & Ploenzke 2021)",
         "seed": seed,
@@ -233,17 +221,5 @@ def write_synthetic_dataset(
         "jaspar_core_ids": list(core_ids),
         "num_background_matrices": num_background,
     }
-    with atomic_output(path) as temporary, create_reproducible_h5(temporary) as handle:
-        for name, arrays in dataset.splits.items():
-            for key, array in arrays.items():
-                handle.create_dataset(
-                    f"{key}_{name}",
-                    data=array,
-                    compression="gzip",
-                    compression_opts=4,
-                    shuffle=True,
-                    track_times=False,
-                )
-        for key, value in attributes.items():
-            handle.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    write_dataset_file(path, dataset.splits, attributes)
     return dataset

@@ -10,6 +10,9 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+from simplexgrad.encode import MANIFEST_COLUMNS
+from workflow_helpers import merged, write_config
 
 CHROMOSOMES = {"chr1": 20_000, "chr2": 15_000, "chr3": 10_000}
 N_RUN = ("chr2", 7_000, 7_060)  # a stretch of N, like an assembly gap
@@ -70,18 +73,18 @@ class EncodeInputs:
     peaks: dict[str, list[tuple]] = field(default_factory=dict)  # name -> narrowPeak rows
 
 
-def make_encode_inputs(seed: int = 0) -> EncodeInputs:
-    """Two TFs and a DNase file. TFA has a duplicated peak, one at a chromosome end and one on the N
-    run, so that every drop reason occurs."""
+def make_encode_inputs(seed: int = 0, tfa: int = 30, tfb: int = 15, dnase: int = 150) -> EncodeInputs:
+    """Two TFs and a DNase file (``tfa``, ``tfb`` and ``dnase`` random peaks). TFA has a duplicated peak,
+    one at a chromosome end and one on the N run, so that every drop reason occurs."""
     rng = np.random.default_rng(seed)
     genome = make_genome(seed)
-    tfa = random_peaks(rng, 30, 120, 400, "tfa")
-    tfa.append(tfa[0])  # duplicate line, as IDR files have
-    tfa.append(("chr3", 0, 150, "edge", 1000, ".", 9.0, -1, 2.0, 20))  # window runs off the start
-    tfa.append(("chr2", N_RUN[1] - 50, N_RUN[1] + 90, "gap", 1000, ".", 9.0, -1, 2.0, 70))
-    tfb = random_peaks(rng, 15, 120, 400, "tfb")
-    dnase = random_peaks(rng, 150, 100, 350, "dhs")
-    inputs = EncodeInputs(genome=genome, peaks={"TFA": tfa, "TFB": tfb, "DNase": dnase})
+    tfa_rows = random_peaks(rng, tfa, 120, 400, "tfa")
+    tfa_rows.append(tfa_rows[0])  # duplicate line, as IDR files have
+    tfa_rows.append(("chr3", 0, 150, "edge", 1000, ".", 9.0, -1, 2.0, 20))  # window runs off the start
+    tfa_rows.append(("chr2", N_RUN[1] - 50, N_RUN[1] + 90, "gap", 1000, ".", 9.0, -1, 2.0, 70))
+    tfb_rows = random_peaks(rng, tfb, 120, 400, "tfb")
+    dnase_rows = random_peaks(rng, dnase, 100, 350, "dhs")
+    inputs = EncodeInputs(genome=genome, peaks={"TFA": tfa_rows, "TFB": tfb_rows, "DNase": dnase_rows})
     inputs.files["/genome.fa.gz"] = gzipped(fasta_text(genome))
     for name, rows in inputs.peaks.items():
         inputs.files[f"/files/{name}.bed.gz"] = gzipped(narrowpeak_text(rows))
@@ -127,3 +130,57 @@ class FileServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def multi_summit_rows() -> list[tuple]:
+    """One IDR region on chr1 listed three times with three summits (as ENCODE's IDR files do), far
+    enough apart that each summit gives its own 200-nt window, plus the same line repeated."""
+    region = ("chr1", 2_000, 3_000, "multi", 1000, ".", 30.0, -1, 5.0)
+    return [(*region, 100), (*region, 500), (*region, 900), (*region, 900)]
+
+
+def other_chromosome_rows(prefix: str) -> list[tuple]:
+    """Sites that ENCODE's TF pipeline leaves out: EBV, the mitochondrion and an unplaced contig (none
+    of which the fixture genome has, so keeping any would fail)."""
+    names = ("chrEBV", "chrM", "chrUn_KI270302v1")
+    return [(chrom, 1_000, 1_300, f"{prefix}{chrom}", 1000, ".", 9.0, -1, 2.0, 150) for chrom in names]
+
+
+def manifest_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in MANIFEST_COLUMNS:
+        if column not in frame:
+            frame[column] = ""
+    return frame[list(MANIFEST_COLUMNS)].fillna("")
+
+
+
+
+def encode_config(folder, server_url, inputs, wrong_md5_for=(), extra=None):
+    """A workflow config whose ENCODE table (TFA, TFB, DNase and the genome) points at the local server;
+    ``extra`` is merged over it."""
+    rows = []
+    for name in ("TFA", "TFB", "DNase"):
+        body = inputs.files[f"/files/{name}.bed.gz"]
+        rows.append(
+            {
+                "name": name,
+                "target": "" if name == "DNase" else name,
+                "target_label": "" if name == "DNase" else name,  # complete: no portal request
+                "assay": "DNase-seq" if name == "DNase" else "TF ChIP-seq",
+                "output_type": "peaks",
+                "experiment": f"ENCSR{name}",
+                "file": f"ENCFF{name}",
+                "url": f"{server_url}/files/{name}.bed.gz",
+                "md5": "0" * 32 if name in wrong_md5_for else md5(body),
+                "assembly": "GRCh38",
+            }
+        )
+    genome = {"url": f"{server_url}/genome.fa.gz", "md5": md5(inputs.files["/genome.fa.gz"])}
+    rows.append(
+        {"name": "genome", "assay": "reference genome", "output_type": "genome reference", "file": "genome"}
+        | {"assembly": "GRCh38", **genome}
+    )
+    manifest_frame(rows).to_csv(folder / "encode.tsv", sep="\t", index=False)
+    override = {"encode": {"enabled": True, "manifest": str(folder / "encode.tsv"), "seed": 3}}
+    return write_config(folder, merged(override, extra or {}))

@@ -2,7 +2,9 @@
 
 import gzip
 import json
-import urllib.parse
+import logging
+import ssl
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,24 +13,30 @@ import pytest
 from encode_fixtures import (
     CHROMOSOMES,
     FileServer,
+    encode_config,
     fasta_text,
     gzipped,
     make_encode_inputs,
+    manifest_frame,
     md5,
+    multi_summit_rows,
     narrowpeak_text,
+    other_chromosome_rows,
 )
+from fake_portal import GENOME_ID, FakePortal, encode_catalog
 from simplexgrad import cli
-from simplexgrad.download import DownloadError, download
+from simplexgrad import download as download_module
+from simplexgrad.download import DownloadError, download, is_retryable
 from simplexgrad.encode import (
-    MANIFEST_COLUMNS,
     build_dataset,
     non_overlapping,
     read_manifest,
-    resolve_manifest,
     write_dataset,
+    write_encode_dataset,
 )
 from simplexgrad.genome import centred_windows, filter_windows, one_hot_encode, read_peaks
-from workflow_helpers import run_snakemake, write_config
+from simplexgrad.portal import PortalError, resolve_manifest, resolve_manifest_file
+from workflow_helpers import run_snakemake
 
 ONE_HOT = {base: row for base, row in zip("ACGT", np.eye(4, dtype=np.uint8))}
 
@@ -186,21 +194,40 @@ def test_download_gives_up_after_the_retries(tmp_path):
 # --- the manifest and the portal --------------------------------------------------------------------
 
 
-def manifest_frame(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    for column in MANIFEST_COLUMNS:
-        if column not in frame:
-            frame[column] = ""
-    return frame[list(MANIFEST_COLUMNS)].fillna("")
+COMMITTED_TABLE = Path(__file__).resolve().parents[1] / "config" / "encode.tsv"
 
 
 def test_committed_manifest_is_valid():
-    from pathlib import Path
-
-    table = read_manifest(Path(__file__).resolve().parents[1] / "config" / "encode.tsv")
+    table = read_manifest(COMMITTED_TABLE)
     tfs = table[table["assay"] == "TF ChIP-seq"]["name"].tolist()
     assert tfs == ["CTCF", "MAX", "ATF2", "ARID3A", "BACH1", "GABPA", "ZNF24", "ELK1", "SRF", "REST"]
     assert (table["assembly"] == "GRCh38").all()
+    genome = table[table["assay"] == "reference genome"].iloc[0]
+    assert genome["file"] == GENOME_ID and genome["url"].endswith(f"{GENOME_ID}.fasta.gz")
+
+
+def test_manifest_accepts_old_tables_and_checks_the_new_rows(tmp_path):
+    tf = {"name": "A", "target": "A", "assay": "TF ChIP-seq", "assembly": "GRCh38"}  # no output_type
+    dnase = {"name": "D", "assay": "DNase-seq", "output_type": "peaks", "assembly": "GRCh38"}
+    genome = {
+        "name": "g",
+        "assay": "reference genome",
+        "output_type": "genome reference",
+        "assembly": "GRCh38",
+    }
+    path = tmp_path / "m.tsv"
+    manifest_frame([tf, dnase]).drop(columns="target_label").to_csv(path, sep="\t", index=False)
+    assert read_manifest(path)["target_label"].tolist() == ["", ""]  # a table from before the column
+    manifest_frame([tf, dnase, {**genome, "file": "G"}]).to_csv(path, sep="\t", index=False)
+    assert read_manifest(path)["assay"].tolist()[-1] == "reference genome"
+    for rows, message in [
+        ([tf, dnase, {**genome, "file": "G"}, {**genome, "name": "h", "file": "G"}], "at most one"),
+        ([tf, dnase, genome], "needs its file"),
+        ([tf, {**dnase, "output_type": ""}], r"output_type is empty in line\(s\) \[3\]"),
+    ]:
+        manifest_frame(rows).to_csv(path, sep="\t", index=False)
+        with pytest.raises(ValueError, match=message):
+            read_manifest(path)
 
 
 def test_manifest_rejects_bad_md5_and_two_dnase_rows(tmp_path):
@@ -219,105 +246,210 @@ def test_manifest_rejects_bad_md5_and_two_dnase_rows(tmp_path):
         read_manifest(tmp_path / "m.tsv")
 
 
-def portal_answers() -> dict[str, bytes]:
-    """What the portal's REST API answers (format=json, results under @graph) for the searches made."""
+@pytest.fixture(scope="module")
+def catalog(inputs):
+    return encode_catalog(inputs)
 
-    def search(parameters):
-        query = urllib.parse.urlencode([*parameters, ("format", "json"), ("limit", "all")])
-        return f"/search/?{query}"
 
-    experiment = {"@graph": [{"accession": "ENCSR000ZZZ"}, {"accession": "ENCSR000AAA"}]}
-    files = {
-        "@graph": [
-            {
-                "accession": "ENCFF000AAA",
-                "href": "/files/ENCFF000AAA/@@download/ENCFF000AAA.bed.gz",
-                "md5sum": "a" * 32,
-                "preferred_default": False,
-            },
-            {
-                "accession": "ENCFF999ZZZ",
-                "href": "/files/ENCFF999ZZZ/@@download/ENCFF999ZZZ.bed.gz",
-                "md5sum": "b" * 32,
-                "preferred_default": True,
-            },
-        ]
+def fake_portal(catalog, **options) -> FakePortal:
+    experiments, files, blobs = catalog
+    return FakePortal(experiments, files, blobs, **options)
+
+
+def test_fake_portal_answers_like_the_real_one(catalog, inputs, tmp_path):
+    """What the resolver must cope with: schema columns only, 404 for nothing, 307 to the file store."""
+    import urllib.error
+    import urllib.request
+
+    def get(url):
+        with urllib.request.urlopen(url) as response:
+            return json.load(response)
+
+    with fake_portal(catalog) as portal:
+        columns = get(f"{portal.url}/search/?type=File&accession=ENCFF001CTC&format=json")["@graph"][0]
+        assert {"accession", "href", "preferred_default"} <= set(columns) and "md5sum" not in columns
+        asked = get(f"{portal.url}/search/?type=File&accession=ENCFF001CTC&field=md5sum&format=json")
+        assert set(asked["@graph"][0]) == {"@id", "@type", "md5sum"}
+        whole = get(f"{portal.url}/search/?type=File&accession=ENCFF001CTC&frame=object&format=json")
+        assert "md5sum" in whole["@graph"][0] and "analyses" in whole["@graph"][0]
+        tagged = get(f"{portal.url}/search/?type=Experiment&target.label=eGFP-ZNF24&format=json")
+        assert tagged["@graph"][0]["target"] == {"label": "eGFP-ZNF24"}
+        with pytest.raises(urllib.error.HTTPError) as empty:
+            get(f"{portal.url}/search/?type=Experiment&target.label=NOSUCH&format=json")
+        assert empty.value.code == 404 and json.load(empty.value)["notification"] == "No results found"
+        href = portal.objects["/files/ENCFF588OCA/"]["href"]
+        body = inputs.files["/files/DNase.bed.gz"]
+        assert download(portal.url + href, tmp_path / "d.bed.gz", md5=md5(body)) == md5(body)
+        assert portal.store.requests == ["/store/ENCFF588OCA/ENCFF588OCA.bed.gz"]  # via the 307
+
+
+def test_committed_table_resolves_against_a_realistic_portal(catalog, inputs, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="simplexgrad.portal")
+    with fake_portal(catalog) as portal:
+        # the README's command, against the fake portal
+        table = ["--table", str(COMMITTED_TABLE), "--out", str(tmp_path / "m.tsv")]
+        assert cli.main(["encode-manifest", *table, "--portal", portal.url]) == 0
+        searches = [path for path in portal.requests if path.startswith("/search/")]
+    assert searches and all("field=md5sum" in path or "type=Experiment" in path for path in searches)
+    table = read_manifest(tmp_path / "m.tsv").set_index("name")
+    assert (table[["file", "url", "md5"]] != "").all().all()
+    chosen = table[["experiment", "file", "output_type", "target_label"]].T.to_dict()
+    assert chosen["CTCF"] == {
+        "experiment": "ENCSR000AKB",  # pinned; ENCSR000DZN is another CTCF experiment
+        "file": "ENCFF001CTC",  # preferred_default over the newer ENCFF002CTC
+        "output_type": "conservative IDR thresholded peaks",
+        "target_label": "CTCF",
     }
-    dnase_file = {
-        "accession": "ENCFF588OCA",
-        "href": "/files/ENCFF588OCA/@@download/ENCFF588OCA.bed.gz",
-        "md5sum": "c" * 32,
-    }
-    experiment_search = search(
-        [
-            ("type", "Experiment"),
-            ("assay_title", "TF ChIP-seq"),
-            ("biosample_ontology.term_name", "GM12878"),
-            ("status", "released"),
-            ("target.label", "ZNF24"),
-        ]
+    assert (
+        chosen["ATF2"]["file"] == "ENCFF002ATF" and chosen["ATF2"]["output_type"] == "IDR thresholded peaks"
     )
-    file_search = search(
-        [
-            ("type", "File"),
-            ("dataset", "/experiments/ENCSR000AAA/"),
-            ("output_type", "conservative IDR thresholded peaks"),
-            ("file_type", "bed narrowPeak"),
-            ("assembly", "GRCh38"),
-            ("status", "released"),
-        ]
+    assert chosen["BACH1"]["output_type"] == "pseudoreplicated peaks"
+    assert chosen["ARID3A"]["experiment"] == "ENCSR001ARI"  # the other one is archived
+    assert chosen["ZNF24"]["target_label"] == "eGFP-ZNF24" and chosen["ZNF24"]["file"] == "ENCFF001ZNF"
+    assert chosen["SRF"]["file"] == "ENCFF002SRF"  # neither preferred: the newer
+    assert chosen["GABPA"]["file"] == "ENCFF001GAB"
+    assert table.loc["DNase", "md5"] == md5(inputs.files["/files/DNase.bed.gz"])
+    assert table.loc["genome", "md5"] == md5(inputs.files["/genome.fa.gz"])
+    assert table.loc["CTCF", "url"] == f"{portal.url}/files/ENCFF001CTC/@@download/ENCFF001CTC.bed.gz"
+    logged = caplog.text
+    for expected in [
+        "CTCF: file ENCFF003CTC set aside: not in the default analysis /analyses/ENCAN000CTC/",
+        "CTCF: file ENCFF002CTC set aside for ENCFF001CTC: not the portal's preferred_default",
+        "CTCF: experiment ENCSR000DZN set aside: not the pinned experiment ENCSR000AKB",
+        "ARID3A: experiment ENCSR002ARI set aside: status archived",
+        "ATF2: file ENCFF001ATF set aside: status revoked",
+        "ATF2: file ENCFF003ATF set aside for ENCFF002ATF: a less preferred output type",
+        "ATF2: no usable conservative IDR thresholded peaks; using IDR thresholded peaks",
+        "GABPA: file ENCFF999REV set aside: status revoked",
+        "SRF: file ENCFF001SRF set aside for ENCFF002SRF: older",
+        "ZNF24: using tagged target label eGFP-ZNF24",
+    ]:
+        assert expected in logged
+    assert "ENCSR000K56" not in logged and "ENCFF240ZNF" not in logged  # K562; eGFP-ZNF240
+
+    # complete rows ask nothing; refresh re-checks them
+    with fake_portal(catalog) as portal:
+        again = resolve_manifest(read_manifest(tmp_path / "m.tsv"), portal=portal.url)
+        assert portal.requests == [] and not again.failures
+        refreshed = resolve_manifest(read_manifest(tmp_path / "m.tsv"), portal=portal.url, refresh=True)
+        assert "/files/ENCFF001CTC/?format=json" in portal.requests
+    assert not refreshed.failures  # the same choices, re-checked (the URLs name the new portal)
+    assert refreshed.table.drop(columns="url").equals(again.table.drop(columns="url"))
+
+
+def test_every_unresolved_row_is_reported_at_once(catalog, tmp_path, caplog):
+    common = {"assay": "TF ChIP-seq", "assembly": "GRCh38"}
+    rows = [
+        {"name": "NOSUCH", "target": "NOSUCH", **common},
+        {"name": "GABPA", "target": "GABPA", "file": "ENCFF999REV", **common},  # pinned, revoked
+        {"name": "BACH1", "target": "BACH1", "output_type": "conservative IDR thresholded peaks", **common},
+        {"name": "ZNF24", "target": "ZNF24", **common},  # only a tagged label, and tags are off here
+        {"name": "MAX", "target": "MAX", **common},
+        {
+            "name": "DNase",
+            "assay": "DNase-seq",
+            "output_type": "peaks",
+            "file": "ENCFF588OCA",
+            "assembly": "GRCh38",
+        },
+    ]
+    manifest_frame(rows).to_csv(tmp_path / "in.tsv", sep="\t", index=False)
+    out = tmp_path / "out.tsv"
+    caplog.set_level(logging.INFO, logger="simplexgrad.portal")
+    with fake_portal(catalog) as portal, pytest.raises(LookupError) as error:
+        resolve_manifest_file(
+            str(tmp_path / "in.tsv"), str(out), portal=portal.url, match_tagged_targets=False
+        )
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{tmp_path / 'in.tsv'}: 4 of 6 rows did not resolve: ")
+    assert "NOSUCH (no released GM12878 TF ChIP-seq experiment for target NOSUCH)" in message
+    assert "GABPA (pinned file ENCFF999REV refused: status revoked)" in message
+    assert (
+        "BACH1 (no released conservative IDR thresholded peaks (bed narrowPeak, GRCh38) file in ENCSR000BAC)"
+        in message
     )
-    return {
-        experiment_search: json.dumps(experiment).encode(),
-        file_search: json.dumps(files).encode(),
-        "/files/ENCFF588OCA/?format=json": json.dumps(dnase_file).encode(),
+    assert "ZNF24 (no released GM12878 TF ChIP-seq experiment for target ZNF24)" in message
+    assert "tagged target label 'eGFP-ZNF24' (tagged targets not matched)" in caplog.text
+    errors = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1 and all(name in errors[0] for name in ("NOSUCH", "GABPA", "BACH1", "ZNF24"))
+    written = read_manifest(out).set_index("name")  # what resolved is kept; the failed rows as they were
+    assert written.loc["MAX", "file"] == "ENCFF001MAX" and written.loc["DNase", "md5"] != ""
+    assert written.loc["GABPA", "md5"] == "" and written.loc["NOSUCH", "file"] == ""
+
+
+def test_a_pinned_file_is_checked(catalog):
+    common = {"assay": "TF ChIP-seq", "assembly": "GRCh38", "name": "CTCF", "target": "CTCF"}
+    cases = {
+        "ENCFF004CTC": "assembly hg19, not GRCh38",
+        "ENCFF003ATF": "output type 'pseudoreplicated peaks' not in ['conservative IDR thresholded peaks']",
+        "ENCFF000NON": "pinned file ENCFF000NON is not on the portal",
+        "ENCFF001MAX": "experiment for target CTCF (pinned ENCSR000DZF: its target is MAX)",
     }
+    dnase = {
+        "name": "DNase",
+        "assay": "DNase-seq",
+        "output_type": "peaks",
+        "file": "ENCFF588OCA",
+        "assembly": "GRCh38",
+    }
+    with fake_portal(catalog) as portal:
+        for accession, message in cases.items():
+            pinned_type = {"output_type": "conservative IDR thresholded peaks"} if "ATF" in accession else {}
+            table = manifest_frame([{**common, "file": accession, **pinned_type}, dnase])
+            failures = resolve_manifest(table, portal=portal.url).failures
+            assert message in failures["CTCF"], failures
+            assert list(failures) == ["CTCF"]
 
 
-def test_resolve_manifest_fills_cells_from_the_portal_search(tmp_path):
-    common = {"assembly": "GRCh38"}
+def test_a_field_missing_from_the_answers_is_an_error_naming_it(catalog, tmp_path):
+    rows = [{"name": "MAX", "target": "MAX", "assay": "TF ChIP-seq", "assembly": "GRCh38"}]
+    rows.append({"name": "DNase", "assay": "DNase-seq", "output_type": "peaks", "assembly": "GRCh38"})
+    manifest_frame(rows).to_csv(tmp_path / "in.tsv", sep="\t", index=False)
+    with fake_portal(catalog, hide_fields=("md5sum",)) as portal, pytest.raises(PortalError) as error:
+        resolve_manifest_file(str(tmp_path / "in.tsv"), str(tmp_path / "out.tsv"), portal=portal.url)
+    assert f"{portal.url}/search/?type=File" in str(error.value) and "lacks field 'md5sum'" in str(
+        error.value
+    )
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_portal_calls_are_retried_like_downloads(catalog):
     table = manifest_frame(
         [
-            {
-                "name": "ZNF24",
-                "target": "ZNF24",
-                "assay": "TF ChIP-seq",
-                "output_type": "conservative IDR thresholded peaks",
-                **common,
-            },
+            {"name": "ELK1", "target": "ELK1", "assay": "TF ChIP-seq", "assembly": "GRCh38"},
             {
                 "name": "DNase",
                 "assay": "DNase-seq",
                 "output_type": "peaks",
-                "experiment": "ENCSR000EJD",
                 "file": "ENCFF588OCA",
-                **common,
-            },
-            {
-                "name": "DONE",
-                "target": "X",
-                "assay": "TF ChIP-seq",
-                "output_type": "peaks",
-                "experiment": "E",
-                "file": "F",
-                "url": "http://elsewhere/f.bed.gz",
-                "md5": "d" * 32,
-                **common,
+                "assembly": "GRCh38",
             },
         ]
     )
-    with FileServer(portal_answers()) as portal:
-        resolved = resolve_manifest(table, portal=portal.url)
-        assert len(portal.requests) == 3  # the complete row asked nothing
-    znf24, dnase, done = (resolved.iloc[i] for i in range(3))
-    assert znf24["experiment"] == "ENCSR000AAA"  # lowest accession when none is preferred
-    assert znf24["file"] == "ENCFF999ZZZ"  # the portal's preferred default
-    assert znf24["url"] == f"{portal.url}/files/ENCFF999ZZZ/@@download/ENCFF999ZZZ.bed.gz"
-    assert znf24["md5"] == "b" * 32
-    assert dnase["md5"] == "c" * 32 and dnase["url"].endswith(
-        "/files/ENCFF588OCA/@@download/ENCFF588OCA.bed.gz"
-    )
-    assert done.equals(table.iloc[2])
+    with fake_portal(catalog, fail_first=2) as portal:
+        resolved = resolve_manifest(table, portal=portal.url, backoff_seconds=0)
+    assert not resolved.failures and resolved.table.loc[0, "file"] == "ENCFF001ELK"
+    with (
+        fake_portal(catalog, fail_first=1) as portal,
+        pytest.raises(PortalError, match="after 1 attempt.*503"),
+    ):
+        resolve_manifest(table, portal=portal.url, retries=0)
+
+
+def test_tls_errors_mid_transfer_are_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def flaky(url, destination, timeout):
+        calls.append(url)
+        if len(calls) == 1:
+            raise ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] decryption failed")
+        destination.write_bytes(b"ok")
+        return md5(b"ok")
+
+    monkeypatch.setattr(download_module, "_fetch", flaky)
+    assert download("https://example.org/x", tmp_path / "x", md5=md5(b"ok"), backoff_seconds=0) == md5(b"ok")
+    assert len(calls) == 2
+    assert not is_retryable(ssl.SSLCertVerificationError("certificate verify failed"))
 
 
 # --- datasets ---------------------------------------------------------------------------------------
@@ -358,6 +490,128 @@ def test_dataset_is_balanced_correct_and_reproducible(inputs, files, tmp_path):
         write_dataset(path, again, {"seed": seed})
         written.append(path.read_bytes())
     assert written[0] == written[1] and written[0] != written[2]
+
+
+def test_summit_windows_keep_every_summit_of_a_multi_summit_region(inputs, files, tmp_path):
+    path = tmp_path / "multi.bed.gz"
+    path.write_bytes(gzipped(narrowpeak_text(inputs.peaks["TFA"] + multi_summit_rows())))
+    counts = {}
+    for centre in ("summit", "midpoint"):
+        for peaks in (files / "TFA.bed.gz", path):
+            dataset = build_dataset(
+                peaks, files / "DNase.bed.gz", files / "genome.fa", centre=centre, tmpdir=tmp_path
+            )
+            counts[centre, peaks.name] = dataset.counts
+    added = {
+        centre: {
+            key: counts[centre, path.name][key] - counts[centre, "TFA.bed.gz"][key]
+            for key in ("positives_kept", "positives_dropped_duplicate")
+        }
+        for centre in ("summit", "midpoint")
+    }
+    assert added == {
+        "summit": {"positives_kept": 3, "positives_dropped_duplicate": 1},  # three summits, one repeated line
+        "midpoint": {"positives_kept": 1, "positives_dropped_duplicate": 3},
+    }
+    assert counts["summit", path.name]["positives_used"] == counts["summit", path.name]["positives_kept"]
+    positives = {
+        (chrom.decode(), int(start))
+        for split in dataset.splits.values()
+        for chrom, start, y in zip(split["chrom"], split["start"], split["y"][:, 0])
+        if y == 1
+    }
+    assert ("chr1", 2_500 - 100) in positives  # the midpoint run: one window for the region
+    summit = build_dataset(
+        path, files / "DNase.bed.gz", files / "genome.fa", centre="summit", tmpdir=tmp_path
+    )
+    positives = {
+        (chrom.decode(), int(start))
+        for split in summit.splits.values()
+        for chrom, start, y in zip(split["chrom"], split["start"], split["y"][:, 0])
+        if y == 1
+    }
+    assert {("chr1", 2_000 + offset - 100) for offset in (100, 500, 900)} <= positives
+
+
+def test_sites_off_the_main_chromosomes_are_dropped_and_counted(inputs, files, tmp_path):
+    peaks, dnase = tmp_path / "tf.bed.gz", tmp_path / "dnase.bed.gz"
+    peaks.write_bytes(gzipped(narrowpeak_text(inputs.peaks["TFA"] + other_chromosome_rows("p"))))
+    dnase.write_bytes(gzipped(narrowpeak_text(other_chromosome_rows("d") + inputs.peaks["DNase"])))
+    counts = build_dataset(peaks, dnase, files / "genome.fa", seed=5, tmpdir=tmp_path).counts
+    reference = build_dataset(
+        files / "TFA.bed.gz", files / "DNase.bed.gz", files / "genome.fa", seed=5
+    ).counts
+    assert counts["peaks_dropped_chromosome"] == 3 and counts["dnase_dropped_chromosome"] == 3
+    assert counts["peaks_read"] == reference["peaks_read"] + 3
+    same = {key: value for key, value in counts.items() if not key.endswith(("_read", "_chromosome"))}
+    assert same == {key: reference[key] for key in same}
+    with pytest.raises(ValueError, match="chrEBV.*not in the genome FASTA"):
+        build_dataset(peaks, dnase, files / "genome.fa", chromosomes=None, tmpdir=tmp_path)
+
+
+def test_write_encode_dataset_records_the_provenance(inputs, files, tmp_path):
+    tf = inputs.files["/files/TFA.bed.gz"]
+    rows = [
+        {
+            "name": "ZNF24",
+            "target": "ZNF24",
+            "target_label": "eGFP-ZNF24",
+            "assay": "TF ChIP-seq",
+            "output_type": "IDR thresholded peaks",
+            "experiment": "ENCSR000ZNF",
+            "file": "ENCFF001ZNF",
+            "url": "http://portal/files/ENCFF001ZNF/@@download/ENCFF001ZNF.bed.gz",
+            "md5": md5(tf),
+            "assembly": "GRCh38",
+        },
+        {
+            "name": "DNase",
+            "assay": "DNase-seq",
+            "output_type": "peaks",
+            "experiment": "ENCSR000EJD",
+            "file": "ENCFF588OCA",
+            "url": "http://portal/dnase",
+            "md5": "c" * 32,
+            "assembly": "GRCh38",
+        },
+        {
+            "name": "genome",
+            "assay": "reference genome",
+            "output_type": "genome reference",
+            "file": GENOME_ID,
+            "url": "http://portal/genome",
+            "md5": "e" * 32,
+            "assembly": "GRCh38",
+        },
+    ]
+    manifest_frame(rows).to_csv(tmp_path / "m.tsv", sep="\t", index=False)
+    out, counts = tmp_path / "out" / "ZNF24.h5", tmp_path / "out" / "ZNF24.tsv"
+    write_encode_dataset(
+        "ZNF24",
+        str(tmp_path / "m.tsv"),
+        str(files / "TFA.bed.gz"),
+        str(files / "DNase.bed.gz"),
+        str(files / "genome.fa"),
+        str(out),
+        str(counts),
+        centre="summit",
+        seed=4,
+        tmpdir=str(tmp_path),
+    )
+    with h5py.File(out) as handle:
+        attributes = dict(handle.attrs)
+    assert attributes["output_type"] == "IDR thresholded peaks" and attributes["target_label"] == "eGFP-ZNF24"
+    assert json.loads(attributes["split_fractions"]) == [0.7, 0.1, 0.2]
+    assert attributes["genome_md5"] == "e" * 32 and attributes["genome_file"] == GENOME_ID
+    assert attributes["dnase_file"] == "ENCFF588OCA" and attributes["md5"] == md5(tf)
+    assert attributes["centre"] == "summit" and attributes["seed"] == 4 and attributes["length"] == 200
+    table = pd.read_csv(counts, sep="\t")
+    assert table.loc[0, "name"] == "ZNF24" and table.loc[0, "output_type"] == "IDR thresholded peaks"
+    assert table.loc[0, "positives_used"] == attributes["positives_used"]
+    assert "peaks_dropped_chromosome" in table and "dnase_dropped_chromosome" in table
+    assert sorted(path.name for path in out.parent.iterdir()) == ["ZNF24.h5", "ZNF24.tsv"]
+    with pytest.raises(ValueError, match="is a DNase-seq row, not a TF ChIP-seq row"):
+        write_encode_dataset("DNase", str(tmp_path / "m.tsv"), "p", "d", "g", str(out), str(counts))
 
 
 def test_a_tf_without_usable_peaks_fails_and_writes_nothing(inputs, files, tmp_path):
@@ -420,32 +674,6 @@ def test_prepare_genome_decompresses_and_indexes(inputs, tmp_path):
 
 
 # --- the encode rules through Snakemake -------------------------------------------------------------
-
-
-def encode_config(folder, server_url, inputs, wrong_md5_for=()):
-    """A workflow config whose ENCODE table and genome URL point at the local server."""
-    rows = []
-    for name in ("TFA", "TFB", "DNase"):
-        body = inputs.files[f"/files/{name}.bed.gz"]
-        rows.append(
-            {
-                "name": name,
-                "target": "" if name == "DNase" else name,
-                "assay": "DNase-seq" if name == "DNase" else "TF ChIP-seq",
-                "output_type": "peaks",
-                "experiment": f"ENCSR{name}",
-                "file": f"ENCFF{name}",
-                "url": f"{server_url}/files/{name}.bed.gz",
-                "md5": "0" * 32 if name in wrong_md5_for else md5(body),
-                "assembly": "GRCh38",
-            }
-        )
-    manifest_frame(rows).to_csv(folder / "encode.tsv", sep="\t", index=False)
-    genome = {"url": f"{server_url}/genome.fa.gz", "md5": md5(inputs.files["/genome.fa.gz"])}
-    override = {
-        "encode": {"enabled": True, "manifest": str(folder / "encode.tsv"), "genome": genome, "seed": 3},
-    }
-    return write_config(folder, override)
 
 
 @pytest.fixture(scope="module")

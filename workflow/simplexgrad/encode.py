@@ -3,21 +3,21 @@
 For one TF, positives are ``length``-nt windows centred on its ChIP-seq peaks; negatives are windows
 centred on DNase I hypersensitive sites of the same cell type that overlap none of its peaks (BEDTools
 ``intersect -v``), down-sampled with the seed to the number of positives (or the other way round when
-there are fewer negatives). The balanced set is shuffled and split 0.7 / 0.1 / 0.2.
+there are fewer negatives), then shuffled and split 0.7 / 0.1 / 0.2. Only sites on chr1-22, chrX and
+chrY are used, as in ENCODE's TF pipeline (GM12878 is EBV-transformed: chrEBV, chrM and unplaced contigs
+must not become negatives). The manifest (``config/encode.tsv``) has one row per TF, one DNase-seq row
+and optionally one ``reference genome`` row; :mod:`simplexgrad.portal` fills it from the ENCODE portal.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -27,23 +27,28 @@ from simplexgrad.io import atomic_output, split_rows, write_dataset_file
 
 __all__ = [
     "MANIFEST_COLUMNS",
-    "PORTAL",
+    "ASSAYS",
+    "TF_ASSAY",
+    "DNASE_ASSAY",
+    "GENOME_ASSAY",
+    "CANONICAL_CHROMOSOMES",
     "read_manifest",
     "write_manifest",
     "manifest_row",
-    "resolve_manifest",
+    "genome_row",
     "non_overlapping",
     "EncodeDataset",
     "build_dataset",
     "write_dataset",
+    "write_encode_dataset",
 ]
 
 log = logging.getLogger(__name__)
 
-PORTAL = "https://www.encodeproject.org"
 MANIFEST_COLUMNS = (
     "name",
     "target",
+    "target_label",
     "assay",
     "output_type",
     "experiment",
@@ -52,30 +57,70 @@ MANIFEST_COLUMNS = (
     "md5",
     "assembly",
 )
-_REQUIRED = ("name", "assay", "output_type", "assembly")
-_ASSAY_TITLES = {"TF ChIP-seq": "TF ChIP-seq", "DNase-seq": "DNase-seq"}
+TF_ASSAY = "TF ChIP-seq"
+DNASE_ASSAY = "DNase-seq"
+GENOME_ASSAY = "reference genome"
+ASSAYS = (TF_ASSAY, DNASE_ASSAY, GENOME_ASSAY)
+CANONICAL_CHROMOSOMES = (*(f"chr{number}" for number in range(1, 23)), "chrX", "chrY")
+_OPTIONAL_COLUMNS = ("target_label",)  # manifests written before it existed still read
+_REQUIRED_CELLS = ("name", "assay", "assembly")
+
+
+def _rows(table: pd.DataFrame, mask: pd.Series) -> list[int]:
+    """1-based line numbers of the TSV (the header is line 1)."""
+    return list(table.index[mask] + 2)
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and check a manifest TSV (columns :data:`MANIFEST_COLUMNS`; empty cells allowed where the
-    portal can fill them). Names must be unique and exactly one row must be a DNase-seq row."""
+    """Read and check a manifest TSV.
+
+    Parameters
+    ----------
+    path
+        A TSV with the columns :data:`MANIFEST_COLUMNS` (``target_label`` may be absent). Cells that the
+        portal fills (experiment, file, url, md5, target_label) may be empty; a TF row's
+        ``output_type`` may be empty (the preference list then applies), other rows need theirs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        All cells as stripped strings, columns in :data:`MANIFEST_COLUMNS` order.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the row(s) for a missing column, an empty required cell, a duplicate name,
+        an unknown assay, not exactly one DNase-seq row, more than one genome row, a genome row without
+        its file, or an md5 that is not 32 hex digits.
+    """
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    table = table.assign(**{column: "" for column in _OPTIONAL_COLUMNS if column not in table.columns})
     missing = [column for column in MANIFEST_COLUMNS if column not in table.columns]
     if missing:
         raise ValueError(f"{path}: manifest lacks column(s) {missing}; expected {list(MANIFEST_COLUMNS)}")
     table = table[list(MANIFEST_COLUMNS)].apply(lambda column: column.str.strip())
-    for column in _REQUIRED:
+    for column in _REQUIRED_CELLS:
         empty = table[column] == ""
         if empty.any():
-            raise ValueError(f"{path}: column {column!r} is empty for row(s) {list(table.index[empty] + 2)}")
+            raise ValueError(f"{path}: column {column!r} is empty in line(s) {_rows(table, empty)}")
     duplicated = table["name"][table["name"].duplicated()]
     if len(duplicated):
         raise ValueError(f"{path}: duplicate name(s) {sorted(set(duplicated))}")
-    unknown = sorted(set(table["assay"]) - set(_ASSAY_TITLES))
+    unknown = sorted(set(table["assay"]) - set(ASSAYS))
     if unknown:
-        raise ValueError(f"{path}: unknown assay(s) {unknown}; expected one of {sorted(_ASSAY_TITLES)}")
-    if (table["assay"] == "DNase-seq").sum() != 1:
-        raise ValueError(f"{path}: exactly one DNase-seq row is needed for the negatives")
+        raise ValueError(f"{path}: unknown assay(s) {unknown}; expected one of {list(ASSAYS)}")
+    no_type = (table["assay"] != TF_ASSAY) & (table["output_type"] == "")
+    if no_type.any():
+        raise ValueError(
+            f"{path}: output_type is empty in line(s) {_rows(table, no_type)} (only TF rows may omit it)"
+        )
+    if (table["assay"] == DNASE_ASSAY).sum() != 1:
+        raise ValueError(f"{path}: exactly one {DNASE_ASSAY} row is needed for the negatives")
+    genome = table["assay"] == GENOME_ASSAY
+    if genome.sum() > 1:
+        raise ValueError(f"{path}: at most one {GENOME_ASSAY!r} row; lines {_rows(table, genome)} are")
+    if (genome & (table["file"] == "")).any():
+        raise ValueError(f"{path}: the {GENOME_ASSAY!r} row needs its file (the portal's file name)")
     bad_md5 = (table["md5"] != "") & ~table["md5"].str.fullmatch(r"[0-9a-fA-F]{32}")
     if bad_md5.any():
         raise ValueError(f"{path}: md5 of {list(table['name'][bad_md5])} is not 32 hex digits")
@@ -102,100 +147,10 @@ def manifest_row(table: pd.DataFrame, name: str) -> pd.Series:
     return row
 
 
-def _portal_search(portal: str, parameters: Sequence[tuple[str, str]], timeout: float) -> list[dict]:
-    query = urllib.parse.urlencode([*parameters, ("format", "json"), ("limit", "all")])
-    url = f"{portal.rstrip('/')}/search/?{query}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.load(response).get("@graph", [])
-    except urllib.error.HTTPError as error:
-        if error.code == 404:  # the portal answers an empty search with 404
-            return []
-        raise
-
-
-def _portal_object(portal: str, path: str, timeout: float) -> dict:
-    url = f"{portal.rstrip('/')}{path}?format=json"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.load(response)
-
-
-def _choose(candidates: list[dict], what: str) -> dict:
-    """The preferred-default candidate if there is one, else the lowest accession (deterministic)."""
-    if not candidates:
-        raise LookupError(f"the portal has no {what}")
-    ranked = sorted(
-        candidates, key=lambda item: (not item.get("preferred_default", False), item["accession"])
-    )
-    if len(ranked) > 1:
-        others = ", ".join(item["accession"] for item in ranked[1:])
-        log.warning("%s: chose %s over %s", what, ranked[0]["accession"], others)
-    return ranked[0]
-
-
-def resolve_manifest(
-    table: pd.DataFrame,
-    portal: str = PORTAL,
-    biosample: str = "GM12878",
-    refresh: bool = False,
-    timeout: float = 60.0,
-) -> pd.DataFrame:
-    """Fill empty experiment / file / URL / md5 cells from the ENCODE portal's search API.
-
-    Rows that are complete are left alone (no request is made) unless ``refresh`` is true. Experiments
-    are found by target label, assay and biosample; files by experiment, output type, ``bed
-    narrowPeak`` and assembly, among released files, preferring the portal's default file.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy of ``table`` with the cells filled.
-    """
-    resolved = table.copy()
-    for index, row in table.iterrows():
-        complete = all(row[column] for column in ("experiment", "file", "url", "md5"))
-        if complete and not refresh:
-            continue
-        experiment = row["experiment"]
-        if not experiment:
-            parameters = [
-                ("type", "Experiment"),
-                ("assay_title", _ASSAY_TITLES[row["assay"]]),
-                ("biosample_ontology.term_name", biosample),
-                ("status", "released"),
-            ]
-            if row["target"]:
-                parameters.append(("target.label", row["target"]))
-            found = _portal_search(portal, parameters, timeout)
-            experiment = _choose(found, f"{row['assay']} experiment for {row['name']} in {biosample}")[
-                "accession"
-            ]
-        if row["file"] and not refresh:
-            chosen = _portal_object(portal, f"/files/{row['file']}/", timeout)
-        else:
-            files = _portal_search(
-                portal,
-                [
-                    ("type", "File"),
-                    ("dataset", f"/experiments/{experiment}/"),
-                    ("output_type", row["output_type"]),
-                    ("file_type", "bed narrowPeak"),
-                    ("assembly", row["assembly"]),
-                    ("status", "released"),
-                ],
-                timeout,
-            )
-            chosen = _choose(files, f"{row['output_type']} ({row['assembly']}) file of {experiment}")
-        resolved.loc[index, "experiment"] = experiment
-        resolved.loc[index, "file"] = chosen["accession"]
-        resolved.loc[index, "url"] = urllib.parse.urljoin(
-            portal.rstrip("/") + "/", chosen["href"].lstrip("/")
-        )
-        resolved.loc[index, "md5"] = chosen["md5sum"]
-        log.info("%s: %s / %s (md5 %s)", row["name"], experiment, chosen["accession"], chosen["md5sum"])
-    return resolved
+def genome_row(table: pd.DataFrame) -> pd.Series | None:
+    """The ``reference genome`` row (URL resolved), or ``None`` when the manifest has none."""
+    rows = table[table["assay"] == GENOME_ASSAY]
+    return None if rows.empty else manifest_row(table, rows["name"].iloc[0])
 
 
 def non_overlapping(candidates: pd.DataFrame, peaks: pd.DataFrame, tmpdir: str | os.PathLike) -> pd.DataFrame:
@@ -223,14 +178,23 @@ def non_overlapping(candidates: pd.DataFrame, peaks: pd.DataFrame, tmpdir: str |
 
 @dataclass(frozen=True)
 class EncodeDataset:
-    """Splits (``x`` (n, L, 4) uint8, ``y`` (n, 1) float32, ``chrom``, ``start``) and the counts."""
+    """Splits (``x`` (n, L, 4) uint8, ``y`` (n, 1) float32, ``chrom``, ``start``), the counts and the
+    parameters that built them (``length``, ``centre``, ``seed``, ``split_fractions``, ``chromosomes``)."""
 
     splits: dict[str, dict[str, np.ndarray]]
     counts: dict[str, int]
+    parameters: dict[str, object] = field(default_factory=dict)
 
 
-def _deduplicated(peaks: pd.DataFrame) -> pd.DataFrame:
-    return peaks.drop_duplicates(subset=["chrom", "start", "end"]).sort_values(["chrom", "start", "end"])
+def _deduplicated(peaks: pd.DataFrame, centre: str) -> pd.DataFrame:
+    """One row per distinct window source: coordinates, plus the summit when windows centre on it (an
+    IDR region with several summits is several binding sites)."""
+    key = ["chrom", "start", "end", "peak"] if centre == "summit" else ["chrom", "start", "end"]
+    return peaks.drop_duplicates(subset=key).sort_values(key, kind="stable")
+
+
+def _on_chromosomes(peaks: pd.DataFrame, chromosomes: Sequence[str] | None) -> pd.DataFrame:
+    return peaks if chromosomes is None else peaks[peaks["chrom"].isin(list(chromosomes))]
 
 
 def build_dataset(
@@ -238,12 +202,33 @@ def build_dataset(
     dnase_path: str | os.PathLike,
     fasta_path: str | os.PathLike,
     length: int = 200,
-    centre: str = "midpoint",
+    centre: Literal["midpoint", "summit"] = "midpoint",
     seed: int = 0,
     split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
     tmpdir: str | os.PathLike | None = None,
+    chromosomes: Sequence[str] | None = CANONICAL_CHROMOSOMES,
 ) -> EncodeDataset:
     """Balanced positives (TF peaks) and negatives (non-overlapping DNase peaks) for one TF.
+
+    Parameters
+    ----------
+    peaks_path, dnase_path
+        narrowPeak files (plain or gzipped) of the TF and of the DNase-seq sites.
+    fasta_path
+        Indexed genome FASTA (``FILE.fai`` beside it).
+    length
+        Window width in nt.
+    centre
+        ``'midpoint'`` or ``'summit'`` (narrowPeak column 10). Duplicates are removed by window, so
+        peaks that share coordinates but not summits all give windows when centring on summits.
+    seed
+        Seeds the down-sampling and the shuffled split.
+    split_fractions
+        Train / valid / test fractions.
+    tmpdir
+        Where BEDTools' temporary files go (the system's default when ``None``).
+    chromosomes
+        Chromosomes whose sites are used (default chr1-22, chrX, chrY); ``None`` keeps all.
 
     Raises
     ------
@@ -251,22 +236,26 @@ def build_dataset(
         For malformed peak files, chromosomes missing from the FASTA, or a TF without usable peaks.
     """
     chrom_sizes = read_chrom_sizes(f"{fasta_path}.fai")
-    peaks = read_peaks(peaks_path, "narrowPeak")
-    dnase = read_peaks(dnase_path, "narrowPeak")
-    unique_peaks = _deduplicated(peaks)
+    tmpdir = tmpdir or tempfile.gettempdir()
+    peaks_read = read_peaks(peaks_path, "narrowPeak")
+    dnase_read = read_peaks(dnase_path, "narrowPeak")
+    peaks = _on_chromosomes(peaks_read, chromosomes)
+    dnase = _on_chromosomes(dnase_read, chromosomes)
+    unique_peaks = _deduplicated(peaks, centre)
+    peak_intervals = unique_peaks.drop_duplicates(subset=["chrom", "start", "end"])
     positives, x_positive = filter_windows(
         centred_windows(unique_peaks, length, centre), fasta_path, chrom_sizes
     )
     if len(positives.windows) == 0:
         raise ValueError(
-            f"{peaks_path}: no usable peaks ({len(peaks)} read; {positives.dropped_edge} off a "
-            f"chromosome end, {positives.dropped_n} with N)"
+            f"{peaks_path}: no usable peaks ({len(peaks_read)} read; {len(peaks_read) - len(peaks)} on "
+            f"other chromosomes, {positives.dropped_edge} off a chromosome end, {positives.dropped_n} with N)"
         )
-    unique_dnase = _deduplicated(dnase)
-    open_sites = non_overlapping(unique_dnase, unique_peaks, tmpdir or tempfile.gettempdir())
+    unique_dnase = _deduplicated(dnase, centre)
+    open_sites = non_overlapping(unique_dnase, peak_intervals, tmpdir)
     negative_windows = centred_windows(open_sites, length, centre)
     # A short DNase site's window can reach into a peak that the site itself does not touch.
-    negative_windows = non_overlapping(negative_windows, unique_peaks, tmpdir or tempfile.gettempdir())
+    negative_windows = non_overlapping(negative_windows, peak_intervals, tmpdir)
     negatives, x_negative = filter_windows(negative_windows, fasta_path, chrom_sizes)
     if len(negatives.windows) == 0:
         raise ValueError(f"{dnase_path}: no DNase site is free of the peaks of {peaks_path}")
@@ -290,13 +279,15 @@ def build_dataset(
         for name, rows in split_rows(rng.permutation(len(x)), split_fractions).items()
     }
     counts = {
-        "peaks_read": len(peaks),
+        "peaks_read": len(peaks_read),
+        "peaks_dropped_chromosome": len(peaks_read) - len(peaks),
         "peaks_unique": len(unique_peaks),
         "positives_kept": len(positives.windows),
         "positives_dropped_edge": positives.dropped_edge,
         "positives_dropped_n": positives.dropped_n,
         "positives_dropped_duplicate": len(peaks) - len(unique_peaks) + positives.dropped_duplicate,
-        "dnase_read": len(dnase),
+        "dnase_read": len(dnase_read),
+        "dnase_dropped_chromosome": len(dnase_read) - len(dnase),
         "dnase_unique": len(unique_dnase),
         "dnase_without_overlap": len(open_sites),
         "negatives_dropped_overlap": len(open_sites) - len(negative_windows),
@@ -307,7 +298,14 @@ def build_dataset(
         "positives_used": num_each,
         "negatives_used": num_each,
     }
-    return EncodeDataset(splits=splits, counts=counts)
+    parameters = {
+        "length": int(length),
+        "centre": centre,
+        "seed": int(seed),
+        "split_fractions": [float(value) for value in split_fractions],
+        "chromosomes": "all" if chromosomes is None else list(chromosomes),
+    }
+    return EncodeDataset(splits=splits, counts=counts, parameters=parameters)
 
 
 def write_dataset(
@@ -315,6 +313,86 @@ def write_dataset(
     dataset: EncodeDataset,
     attributes: dict,
 ) -> None:
-    """Write an in vivo dataset (DESIGN §3 keys plus ``chrom_*`` / ``start_*`` window coordinates)
-    atomically; ``attributes`` (provenance) and the counts become file attributes."""
-    write_dataset_file(path, dataset.splits, {**attributes, **dataset.counts})
+    """Write an in vivo dataset (the keys of :mod:`simplexgrad.io` plus ``chrom_*`` / ``start_*``, the
+    window coordinates) atomically; ``attributes`` (provenance), the dataset's parameters and its counts
+    become file attributes (the parameters that built the dataset win over ``attributes`` of the same
+    name)."""
+    write_dataset_file(path, dataset.splits, {**attributes, **dataset.parameters, **dataset.counts})
+
+
+def write_encode_dataset(
+    name: str,
+    manifest: str,
+    peaks: str,
+    dnase: str,
+    genome: str,
+    out: str,
+    out_counts: str,
+    length: int = 200,
+    centre: Literal["midpoint", "summit"] = "midpoint",
+    seed: int = 0,
+    tmpdir: str | None = None,
+) -> None:
+    """Build one TF's balanced dataset and write it with its provenance and a one-row counts table.
+
+    Parameters
+    ----------
+    name
+        The TF's row name in the manifest.
+    manifest
+        The resolved manifest TSV (its TF, DNase-seq and genome rows become provenance).
+    peaks
+        The TF's downloaded narrowPeak file.
+    dnase
+        The DNase-seq row's downloaded narrowPeak file.
+    genome
+        Indexed genome FASTA (FILE.fai beside it).
+    out
+        Dataset HDF5 file to write.
+    out_counts
+        One-row TSV of the counts (sites read, dropped by reason, used) to write.
+    length
+        Window width in nt.
+    centre
+        Centre windows on the peak midpoint or on its summit (narrowPeak column 10).
+    seed
+        Seeds the down-sampling and the shuffled split.
+    tmpdir
+        Folder for BEDTools' temporary files (the system's default when omitted).
+
+    Raises
+    ------
+    ValueError
+        For a row that is missing, not a TF row or unresolved, for malformed peak files and for a TF
+        without usable peaks or negatives; nothing is written then.
+    """
+    table = read_manifest(manifest)
+    row = manifest_row(table, name)
+    if row["assay"] != TF_ASSAY:
+        raise ValueError(f"{manifest}: row {name!r} is a {row['assay']} row, not a {TF_ASSAY} row")
+    dnase_row = manifest_row(table, table["name"][table["assay"] == DNASE_ASSAY].iloc[0])
+    reference = genome_row(table)
+    dataset = build_dataset(peaks, dnase, genome, length, centre, seed, tmpdir=tmpdir)
+    provenance = {
+        "name": row["name"],
+        "target": row["target"],
+        "target_label": row["target_label"],
+        "output_type": row["output_type"],
+        "experiment": row["experiment"],
+        "file": row["file"],
+        "url": row["url"],
+        "md5": row["md5"],
+        "assembly": row["assembly"],
+        "dnase_experiment": dnase_row["experiment"],
+        "dnase_file": dnase_row["file"],
+        "dnase_output_type": dnase_row["output_type"],
+        "dnase_md5": dnase_row["md5"],
+        "genome_file": "" if reference is None else reference["file"],
+        "genome_url": "" if reference is None else reference["url"],
+        "genome_md5": "" if reference is None else reference["md5"],
+    }
+    write_dataset(out, dataset, provenance)
+    labels = {key: row[key] for key in ("name", "target", "target_label", "output_type")}
+    with atomic_output(out_counts) as temporary:
+        pd.DataFrame([labels | dataset.counts]).to_csv(temporary, sep="\t", index=False)
+    log.info("wrote %s and %s: %s", out, out_counts, dataset.counts)

@@ -1,8 +1,16 @@
+import gzip
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
 import h5py
 import numpy as np
 import pytest
 from conftest import random_onehot, small_cnn
-from simplexgrad import cli, correct
+from simplexgrad import cli, correct, large_angle_fraction
 from simplexgrad.attribution import saliency
 from simplexgrad.io import atomic_output, load_attributions, load_split
 
@@ -94,3 +102,185 @@ def test_load_split_refuses_missing_keys_and_bad_layouts(tmp_path):
         load_split(path, "train")
     with pytest.raises(ValueError, match=r"\(N, L, A\)"):
         load_split(path, "test", alphabet_size=4)
+
+
+def simplexgrad(*arguments, timeout=300):
+    """The command line in a subprocess, as Snakemake runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "simplexgrad", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+@pytest.fixture
+def run_cli(caplog):
+    """The command line in this process: (exit status, the one ERROR line it logged)."""
+
+    def run(*arguments):
+        caplog.clear()
+        code = cli.main([str(argument) for argument in arguments])
+        errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+        assert len(errors) <= 1 and all("\n" not in error for error in errors), errors
+        return code, (errors or [""])[0]
+
+    return run
+
+
+def write_dataset(path, x, y):
+    with h5py.File(path, "w") as handle:
+        for split in ("train", "valid", "test"):
+            handle[f"x_{split}"] = x
+            handle[f"y_{split}"] = y
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, fragments",
+    [
+        (lambda x, y: (np.where(np.arange(30)[None, :, None] == 5, np.nan, x), y), ["x_test", "NaN"]),
+        (lambda x, y: (x * 3.9 + 0.2, y), ["x_test", "not one-hot"]),
+        (lambda x, y: (x, y[:-1]), ["y_test has 9 rows", "x_test has 10"]),
+        (lambda x, y: (x[:0], y[:0]), ["x_test", "no sequences"]),
+    ],
+)
+def test_bad_data_is_refused_with_one_line_and_no_output(
+    tmp_path, rng, model_file, run_cli, change, fragments
+):
+    x, y = change(random_onehot(rng, 10, 30), (np.arange(10) % 2).astype(np.float32)[:, None])
+    data = write_dataset(tmp_path / "bad.h5", x, y)
+    out = tmp_path / "maps.npz"
+    code, error = run_cli(
+        "attribute", "--model", model_file, "--data", data, "--out", out, "--method", "saliency"
+    )
+    assert code == 2 and all(fragment in error for fragment in (str(data), *fragments)), error
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_single_class_dataset_is_refused_before_training(tmp_path, rng):
+    data = write_dataset(tmp_path / "one_class.h5", random_onehot(rng, 20, 200), np.ones((20, 1), np.float32))
+    # in a subprocess, as Snakemake runs it: no traceback reaches the log
+    result = simplexgrad("train", "--data", data, "--out", tmp_path / "run", "--architecture", "cnn_shallow")
+    assert_one_line_error(result, "one_class.h5:y_train", "both classes")
+    assert not (tmp_path / "run").exists()
+
+
+def test_files_that_are_not_what_they_claim_get_one_line(tmp_path, dataset, model_file, run_cli):
+    not_hdf5 = tmp_path / "peaks.h5"
+    not_hdf5.write_text("chrom\tstart\tend\n")
+    attribute = ["attribute", "--method", "saliency", "--out", tmp_path / "a.npz"]
+    code, error = run_cli(*attribute, "--model", model_file, "--data", not_hdf5)
+    assert code == 2 and f"{not_hdf5}: not a readable HDF5 file" in error
+    corrupt_model = tmp_path / "model_corrupt.keras"
+    corrupt_model.write_bytes(b"PK\x03\x04 truncated")
+    code, error = run_cli(*attribute, "--model", corrupt_model, "--data", dataset)
+    assert code == 2 and f"{corrupt_model}: not a readable .keras model" in error
+    maps = tmp_path / "maps.npz"
+    assert (
+        run_cli("attribute", "--model", model_file, "--data", dataset, "--out", maps, "--method", "saliency")[
+            0
+        ]
+        == 0
+    )
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(maps.read_bytes()[:300])
+    metrics = tmp_path / "m.json"
+    metrics.write_text('{"test_auroc": 0.5}')
+    code, error = run_cli(
+        "evaluate", "--attributions", truncated, "--data", dataset, "--classification", metrics,
+        "--out-metrics", tmp_path / "m.tsv", "--out-angles", tmp_path / "a.tsv",
+    )  # fmt: skip
+    assert code == 2 and f"{truncated}: not a complete .npz" in error
+    assert not (tmp_path / "m.tsv").exists() and not (tmp_path / "a.npz").exists()
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path, dataset, model_file, run_cli):
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the output folder should be")
+    attribute = ["attribute", "--model", model_file, "--data", dataset, "--method", "saliency"]
+    code, error = run_cli(*attribute, "--out", blocker / "maps.npz")
+    assert code == 2 and str(blocker) in error
+    if os.geteuid() != 0:  # root may write anywhere: a read-only folder only stops other users
+        folder = tmp_path / "read_only"
+        folder.mkdir(mode=0o500)
+        code, error = run_cli(*attribute, "--out", folder / "maps.npz")
+        assert code == 2 and "Permission denied" in error
+
+
+def test_library_refuses_empty_inputs_and_nan_thresholds(model32):
+    with pytest.raises(ValueError, match="no sequences"):
+        saliency(model32, np.zeros((0, 30, 4), np.float32))
+    with pytest.raises(ValueError, match="thresholds"):
+        large_angle_fraction(np.zeros((2, 5)), thresholds=[np.nan])
+
+
+def test_sigterm_removes_the_partial_output_and_a_rerun_removes_stale_ones(tmp_path):
+    # decompressing 400 MB of gzip takes a few seconds: time to catch the partial file
+    compressed = tmp_path / "genome.fa.gz"
+    with gzip.open(compressed, "wb", compresslevel=1) as handle:
+        block = b">chr1\n" + b"ACGT" * 2**18
+        for _ in range(400):
+            handle.write(block)
+    out = tmp_path / "genome.fa"
+    stale = tmp_path / ".genome.fa.partial.left_by_kill.fa"
+    stale.write_bytes(b"0" * 1000)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simplexgrad",
+            "prepare-genome",
+            "--fasta-gz",
+            str(compressed),
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    partial = []
+    while not partial and process.poll() is None and time.monotonic() < deadline:
+        partial = [path for path in tmp_path.glob(".genome.fa.partial.*") if path != stale]
+        time.sleep(0.005)
+    assert partial, "the write never started"
+    assert not stale.exists()  # removed when the new write began
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "stopped by signal" in stderr and "Traceback" not in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["genome.fa.gz"]
+
+
+def every_subcommand():
+    from simplexgrad.figures import FIGURES
+
+    return [[name] for name in cli.COMMANDS if name != "figure"] + [["figure", name] for name in FIGURES]
+
+
+@pytest.mark.parametrize("command", every_subcommand(), ids=" ".join)
+def test_help_shows_every_default_and_every_option_has_help(command, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*command, "--help"])
+    assert stopped.value.code == 0
+    text = capsys.readouterr().out
+    options = re.findall(r"^  (--[a-z-]+)(.*?)(?=^  -|\Z)", text, re.S | re.M)
+    assert options, text
+    for option, description in options:
+        if option in ("--help", "--debug"):
+            continue
+        body = " ".join(description.split())
+        assert len(re.sub(r"\(default: .*?\)|[A-Z_]+|\{.*?\}|[\[\]., ]", "", body)) > 3, (option, body)
+        optional = re.search(rf"\[{option}\b", text.split("options:")[0]) is not None
+        if optional:
+            assert "(default:" in body, (option, body)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
-from simplexgrad.evaluation import large_angle_table, summary_table
+from simplexgrad.evaluation import angle_table, patch_start, summary_table
 
 
 def metrics_frame(raw_cosines, corrected_cosines):
@@ -12,7 +12,7 @@ def metrics_frame(raw_cosines, corrected_cosines):
     for seed, (raw, corrected) in enumerate(zip(raw_cosines, corrected_cosines)):
         for is_corrected, value in ((False, raw), (True, corrected)):
             rows.append(
-                {"model": "cnn_deep", "activation": "relu", "method": "saliency", "seed": seed,
+                {"architecture": "cnn_deep", "activation": "relu", "method": "saliency", "seed": seed,
                  "corrected": is_corrected, "cosine": value, "auroc": 0.5, "aupr": 0.5}
             )  # fmt: skip
     return pd.DataFrame(rows)
@@ -46,13 +46,84 @@ def test_summary_names_missing_columns():
         summary_table(metrics_frame([0.1], [0.2]).drop(columns="seed"))
 
 
-def test_large_angle_table_counts_positions_per_sequence():
-    # position gradients: on the simplex (0°), along the normal (90°), and 45° to it
+def test_angle_table_counts_positions_per_sequence():
+    # position gradients: on the simplex (0°), along the normal (90°), 45° to it, and zero (no angle)
     on = [1.0, -1.0, 0.0, 0.0]
     normal = [1.0, 1.0, 1.0, 1.0]
     tilted = np.add(on, np.multiply(normal, np.linalg.norm(on) / 2))  # |normal part| = |on-simplex part|
-    raw = np.array([[on, normal, tilted, on]], dtype=np.float64)
-    table = large_angle_table(raw, np.array([7]), {"model": "m"}, thresholds=(30, 60))
-    assert table.columns.tolist() == ["model", "sequence", "threshold", "percent"]
-    assert table["sequence"].tolist() == [7, 7]
-    np.testing.assert_allclose(table["percent"], [50.0, 25.0])
+    raw = np.array([[on, normal, tilted, on, [0.0] * 4]], dtype=np.float64)
+    table = angle_table(raw, np.array([7]), {"architecture": "m"}, thresholds=(30, 60))
+    assert table.columns.tolist() == [
+        "architecture", "sequence", "mean_abs_angle", "percent_above_30", "percent_above_60",
+        "zero_gradient_percent", "removed_norm_fraction",
+    ]  # fmt: skip
+    row = table.iloc[0]
+    assert row["sequence"] == 7
+    assert row["percent_above_30"] == pytest.approx(40.0) and row["percent_above_60"] == pytest.approx(20.0)
+    assert row["mean_abs_angle"] == pytest.approx((0 + 90 + 45 + 0) / 4)  # the zero gradient is left out
+    assert row["zero_gradient_percent"] == pytest.approx(20.0)
+    # squared norms: on 2 + 2, normal 4, tilted 2 + 2; removed: the normal parts, 4 + 2
+    assert row["removed_norm_fraction"] == pytest.approx(6 / 12)
+
+
+@pytest.mark.parametrize(
+    "information, width, expected",
+    [
+        ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.05, 1.5, 1.9, 0, 0, 0, 0, 0], 5, 3),  # 13 - 10
+        ([0, 0, 1.2, 0, 0, 0, 0, 0], 4, 0),  # clipped at the start
+        ([0] * 18 + [2.0, 2.0], 6, 8),  # 18 - 10
+        ([0.0] * 30, 10, 0),  # no motif: from the start
+        ([0.0] * 30 + [1.0], 5, 20),  # 30 - 10, within L - width = 26
+    ],
+)
+def test_patch_start_shows_the_first_motif_position(information, width, expected):
+    assert patch_start(np.array(information), width) == expected
+
+
+def test_patch_width_must_fit():
+    with pytest.raises(ValueError, match="width"):
+        patch_start(np.zeros(10), 11)
+
+
+def max_pooled_model(length=40):
+    """conv -> ReLU -> max-pool 10 -> dense: every position outside each window's maximum (and every
+    position of a dead filter) gets a gradient of exactly zero, as in CNN-shallow's pool of 50."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((length, 4))
+    hidden = keras.layers.Conv1D(2, 1, activation="relu")(inputs)
+    hidden = keras.layers.MaxPooling1D(10)(hidden)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(hidden))
+    return keras.Model(inputs, outputs)
+
+
+def test_zero_gradient_positions_are_left_out_of_every_angle_density(tmp_path, rng):
+    from conftest import random_onehot
+    from simplexgrad.attribution import saliency
+    from simplexgrad.correction import correct, simplex_angle
+    from simplexgrad.evaluation import pooled_positions
+    from simplexgrad.io import save_attributions, write_dataset_file
+
+    x = random_onehot(rng, 6, 40)
+    raw = saliency(max_pooled_model(), x)
+    zero = ~np.any(raw != 0, axis=-1)
+    assert 0.5 < zero.mean() < 1.0  # max-pooling: most positions have exactly zero gradient
+    assert np.isnan(simplex_angle(raw, zero=np.nan)[zero]).all()
+    assert (simplex_angle(raw)[zero] == 0).all()  # the documented default
+
+    truth = np.full((6, 40, 4), 0.25, np.float32)
+    truth[:, 10:16] = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (6, 6))]
+    y = np.ones((6, 1), np.float32)
+    splits = {name: {"x": x, "y": y, "model": truth} for name in ("train", "valid", "test")}
+    write_dataset_file(tmp_path / "data.h5", splits, {})
+    save_attributions(tmp_path / "maps.npz", raw, correct(raw), x, np.arange(6), {"split": "test"})
+    pooled = pooled_positions([tmp_path / "maps.npz"] * 2, tmp_path / "data.h5")
+    assert pooled.zero_gradients == 2 * zero.sum()
+    assert len(pooled.angle) == 2 * (~zero).sum() and not np.isnan(pooled.angle).any()
+    assert pooled.motif.sum() + pooled.background.sum() == len(pooled.angle)
+
+    table = angle_table(raw, np.arange(6), {})
+    np.testing.assert_allclose(table["zero_gradient_percent"], 100 * zero.mean(axis=1))
+    expected = [np.abs(simplex_angle(row[~z])).mean() for row, z in zip(raw, zero)]
+    np.testing.assert_allclose(table["mean_abs_angle"], expected, rtol=1e-5)

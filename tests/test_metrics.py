@@ -6,8 +6,8 @@ from simplexgrad.metrics import (
     aupr_per_row,
     auroc_per_row,
     cosine_similarity,
-    difference_reduction_by_angle,
-    ensemble_difference,
+    ensemble_average,
+    ensemble_difference_by_angle,
     grad_times_input,
     information_content,
     interpretability_auc,
@@ -105,19 +105,57 @@ def test_positionwise_improvement_hand_case():
     assert np.isnan(improvement[0, 1])
 
 
-def test_ensemble_difference_and_binned_reduction():
-    mean = np.zeros((1, 2, 4))
-    maps = np.array([[[3.0, 4, 0, 0], [0, 0, 1, 0]]])
-    np.testing.assert_allclose(ensemble_difference(maps, mean), [[5.0, 1.0]])
-    np.testing.assert_allclose(ensemble_difference(maps[None], mean), [[[5.0, 1.0]]])
-    table = difference_reduction_by_angle(
-        np.array([10.0, 10.0, 4.0, 0.0]),
-        np.array([5.0, 10.0, 1.0, 0.0]),
-        np.array([-88.0, -86.0, 42.0, 0.0]),
+def test_ensemble_difference_by_angle_by_hand():
+    # Two members, one sequence of two positions. Position 0: member 1 leans +70.9 degrees off the simplex,
+    # member 2 is the normal direction (-90 degrees); position 1 lies on the simplex for both (0 degrees).
+    member_1 = np.array([[[2.0, 1, 1, 1], [1, -1, 0, 0]]])
+    member_2 = np.array([[[-1.0, -1, -1, -1], [0, 0, 1, -1]]])
+    table = ensemble_difference_by_angle([member_1, member_2]).set_index("bin_low")
+    assert len(table) == 36 and table["zero_gradient_positions"].eq(0).all()
+    # mean = ((0.5, 0, 0, 0), (0.5, -0.5, 0.5, -0.5)); member 1 at position 0: |s - mean| = sqrt(5.25),
+    # |corr(s) - mean| = |(0.25, -0.25, -0.25, -0.25)| = 0.5; member 2: sqrt(5.25) and |0 - mean| = 0.5.
+    for low in (70.0, -90.0):
+        assert table.loc[low, "positions"] == 1
+        assert table.loc[low, "raw_l2"] == pytest.approx(np.sqrt(5.25))
+        assert table.loc[low, "corrected_l2"] == pytest.approx(0.5)
+        assert table.loc[low, "reduction_percent"] == pytest.approx(100 * (1 - 0.5 / np.sqrt(5.25)))
+    # On the simplex the correction changes nothing: both distances are 1 and the reduction is 0.
+    assert table.loc[0.0, "positions"] == 2
+    assert table.loc[0.0, ["raw_l2", "corrected_l2", "reduction_percent"]].tolist() == pytest.approx(
+        [1, 1, 0]
     )
-    assert table["angle_low"].tolist() == [-90.0, 40.0]
-    np.testing.assert_allclose(table["reduction_percent"], [25.0, 75.0])
-    assert table["positions"].tolist() == [2, 1]
+    empty = table["positions"] == 0
+    assert empty.sum() == 33 and table.loc[empty, "reduction_percent"].isna().all()
+
+
+def test_ensemble_difference_is_a_ratio_of_bin_means_and_skips_zero_gradients(rng):
+    members = rng.normal(size=(3, 5, 20, 4))
+    members[0, 0, :4] = 0.0  # zero gradients (max-pooling): no angle, left out
+    table = ensemble_difference_by_angle(members, bins=np.array([-90.0, -30.0, 0.0, 30.0, 90.0]))
+    mean = members.mean(axis=0)
+    angles = np.degrees(np.arcsin(members.sum(-1) / 2 / np.maximum(np.linalg.norm(members, axis=-1), 1e-300)))
+    raw = np.linalg.norm(members - mean, axis=-1)
+    corrected = np.linalg.norm(members - members.mean(-1, keepdims=True) - mean, axis=-1)
+    has_angle = np.linalg.norm(members, axis=-1) > 0
+    assert table["zero_gradient_positions"].iloc[0] == 4
+    for row in table.itertuples():
+        inside = has_angle & (angles >= row.bin_low) & (angles < row.bin_high if row.bin_high < 90 else True)
+        assert row.positions == inside.sum()
+        expected = 100 * (raw[inside].mean() - corrected[inside].mean()) / raw[inside].mean()
+        assert row.reduction_percent == pytest.approx(expected)
+    np.testing.assert_allclose(ensemble_average(members), mean)
+    np.testing.assert_allclose(ensemble_average(list(members)), mean)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 4))
+def test_no_reduction_when_every_member_lies_on_the_simplex(seed, members):
+    maps = np.random.default_rng(seed).normal(size=(members, 2, 6, 4))
+    maps -= maps.mean(axis=-1, keepdims=True)
+    table = ensemble_difference_by_angle(maps)
+    filled = table["positions"] > 0
+    np.testing.assert_allclose(table.loc[filled, "reduction_percent"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(table.loc[filled, "raw_l2"], table.loc[filled, "corrected_l2"])
 
 
 @pytest.mark.parametrize(
@@ -126,7 +164,7 @@ def test_ensemble_difference_and_binned_reduction():
         lambda: cosine_similarity(np.zeros((2, 10, 4)), np.zeros((2, 4, 10))),
         lambda: interpretability_auc(np.zeros((2, 10)), np.zeros((2, 10)), np.zeros((2, 10))),
         lambda: positionwise_improvement(np.zeros((1, 3, 4)), np.zeros((1, 3, 4)), np.zeros((1, 4, 3))),
-        lambda: ensemble_difference(np.zeros((2, 3, 5)), np.zeros((2, 3, 4))),
+        lambda: ensemble_difference_by_angle([np.zeros((2, 3, 4)), np.zeros((2, 4, 3))]),
     ],
 )
 def test_bad_layouts_name_the_expected_shape(call):
@@ -139,6 +177,6 @@ def test_overlapping_masks_are_refused():
         auroc_per_row(np.zeros((1, 3)), np.ones((1, 3), bool), np.ones((1, 3), bool))
 
 
-def test_reduction_bins_must_divide_180():
-    with pytest.raises(ValueError, match="divisor"):
-        difference_reduction_by_angle(np.ones(2), np.ones(2), np.zeros(2), bin_width=7)
+def test_bins_must_increase():
+    with pytest.raises(ValueError, match="increasing"):
+        ensemble_difference_by_angle(np.ones((1, 1, 2, 4)), bins=np.array([0.0, -10.0]))

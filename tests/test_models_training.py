@@ -8,28 +8,33 @@ import numpy as np
 import pytest
 from simplexgrad import simplex_angle
 from simplexgrad.attribution import saliency
+from simplexgrad.backend import load_model
 from simplexgrad.io import load_split
 from simplexgrad.models import build_model, cnn_deep, cnn_shallow
-from simplexgrad.runtime import load_model
 from simplexgrad.synthetic import write_synthetic_dataset
 from simplexgrad.training import TrainingConfig, evaluate, train, train_to_directory
 
-# Hand counts for (200, 4) inputs; convolutions and the hidden dense layer have no bias, each batch norm
-# has 4 numbers per channel (2 trainable, 2 moving statistics), the output unit has 96 + 1.
-SHALLOW = 19 * 4 * 24 + 4 * 24 + 3 * 24 * 48 + 4 * 48 + (2 * 48) * 96 + 4 * 96 + 97
+# Hand counts for (200, 4) inputs, as in the authors' model_zoo: hidden convolutions and the hidden dense
+# layer have a bias, each batch norm has 4 numbers per channel (2 trainable, 2 moving statistics), the
+# output unit has 96 + 1.
+SHALLOW = (19 * 4 + 1) * 24 + 4 * 24 + (3 * 24 + 1) * 48 + 4 * 48 + (2 * 48 + 1) * 96 + 4 * 96 + 97
 DEEP = (
-    19 * 4 * 24
+    (19 * 4 + 1) * 24
     + 4 * 24
-    + 7 * 24 * 32
+    + (7 * 24 + 1) * 32
     + 4 * 32
-    + 7 * 32 * 48
+    + (7 * 32 + 1) * 48
     + 4 * 48
-    + 3 * 48 * 64
+    + (3 * 48 + 1) * 64
     + 4 * 64
-    + (4 * 64) * 96
+    + (4 * 64 + 1) * 96
     + 4 * 96
     + 97
 )
+
+
+def test_parameter_counts_are_the_published_ones():
+    assert (SHALLOW, DEEP) == (15_433, 53_161)
 
 
 @pytest.mark.parametrize("activation", ["relu", "exponential"])
@@ -48,7 +53,8 @@ def test_first_layer_options_change_the_first_layer_only():
     assert wide.get_layer("conv1").kernel.shape == (11, 4, 30)
     assert wide.get_layer("conv2").kernel.shape == (7, 30, 32)
     assert (
-        wide.count_params() == DEEP - 19 * 4 * 24 - 4 * 24 - 7 * 24 * 32 + 11 * 4 * 30 + 4 * 30 + 7 * 30 * 32
+        wide.count_params()
+        == DEEP - (19 * 4 + 1) * 24 - 4 * 24 - 7 * 24 * 32 + (11 * 4 + 1) * 30 + 4 * 30 + 7 * 30 * 32
     )
 
 
@@ -105,14 +111,20 @@ def test_same_seed_same_weights(small_data):
     assert not all(np.array_equal(a, b) for a, b in zip(first.get_weights(), other.get_weights()))
 
 
-def test_a_strong_angle_penalty_lowers_saliency_angles(small_data):
+def test_an_angle_penalty_halves_the_saliency_angles_at_a_similar_auroc(small_data):
+    # λ = 1e-3 on CNN-shallow-exp: measured here mean |θ| 26.0° -> 13.3°, test AUROC 0.78 -> 0.75. The
+    # stronger 1e-2 collapses training on this small set (AUROC 0.55 at 20.8°): see the README.
     data, _ = small_data
-    plain, _ = fit(data, epochs=4, seed=1)
-    penalised, _ = fit(data, epochs=4, seed=1, angle_penalty=0.1)
+    options = {"activation": "exponential", "epochs": 10, "seed": 1}
+    plain, _ = fit(data, **options)
+    penalised, _ = fit(data, **options, angle_penalty=1e-3)
     held_out = data["test"].x[:300]
-    plain_angle = np.abs(simplex_angle(saliency(plain, held_out))).mean()
-    penalised_angle = np.abs(simplex_angle(saliency(penalised, held_out))).mean()
-    assert penalised_angle < 0.85 * plain_angle
+    plain_angle = np.abs(simplex_angle(saliency(plain, held_out), zero=np.nan))
+    penalised_angle = np.abs(simplex_angle(saliency(penalised, held_out), zero=np.nan))
+    assert np.nanmean(penalised_angle) <= 0.6 * np.nanmean(plain_angle)
+    plain_auroc = evaluate(plain, data["test"].x, data["test"].y)["test_auroc"]
+    penalised_auroc = evaluate(penalised, data["test"].x, data["test"].y)["test_auroc"]
+    assert penalised_auroc > 0.7 and abs(penalised_auroc - plain_auroc) < 0.06
 
 
 def test_training_directory_and_save_load_round_trip(small_data, tmp_path):

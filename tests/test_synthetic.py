@@ -1,8 +1,10 @@
+import json
 import time
 
 import h5py
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from simplexgrad import cli
@@ -12,6 +14,7 @@ from simplexgrad.motifs import (
     CORE_MOTIFS,
     core_and_background_pools,
     load_motifs,
+    read_motif_ids,
     reverse_complement,
 )
 from simplexgrad.synthetic import (
@@ -22,11 +25,14 @@ from simplexgrad.synthetic import (
     sample_onehot,
     write_synthetic_dataset,
 )
+from workflow_helpers import REPO
+
+PUBLISHED_POOL = REPO / "resources" / "published_background_motifs.tsv"
 
 
 @pytest.fixture(scope="module")
 def pools():
-    return core_and_background_pools(CORE_MOTIFS, 50, "JASPAR2016", seed=0)
+    return core_and_background_pools(CORE_MOTIFS, read_motif_ids(PUBLISHED_POOL), release="JASPAR2016")
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +61,30 @@ def test_reverse_complement_hand_case():
     np.testing.assert_array_equal(reverse_complement(pwm), [[0, 0.5, 0.5, 0], [0, 0, 0, 1.0]])
 
 
-def test_background_choice_follows_the_seed(pools):
-    _, other = core_and_background_pools(CORE_MOTIFS, 50, "JASPAR2016", seed=1)
-    assert [m.label for m in other] != [m.label for m in pools[1]]
+def test_the_default_pool_is_the_published_generators():
+    # The 50 IDs of the authors' notebook (np.random.seed(22) draw), in its order; see the README.
+    ids = read_motif_ids(PUBLISHED_POOL)
+    assert len(ids) == 50 and len(set(ids)) == 50
+    assert ids[:3] == ["MA0909.1", "MA0004.1", "MA0006.1"] and ids[-1] == "MA0593.1"
+    assert not set(ids) & set(CORE_MOTIFS)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert (REPO / config["synthetic"]["background_ids"]).resolve() == PUBLISHED_POOL.resolve()
+
+
+def test_published_pool_is_the_core_plus_those_50_on_both_strands(pools):
+    core, background = pools
+    ids = read_motif_ids(PUBLISHED_POOL)
+    assert len(background) == 110
+    assert [m.label for m in background] == [
+        f"{i}{strand}" for i in [*CORE_MOTIFS, *ids] for strand in "+-"
+    ]
+
+
+def test_a_drawn_background_follows_the_seed(pools):
+    _, drawn = core_and_background_pools(CORE_MOTIFS, None, 50, "JASPAR2016", seed=0)
+    _, other = core_and_background_pools(CORE_MOTIFS, None, 50, "JASPAR2016", seed=1)
+    assert len(drawn) == len(other) == 110
+    assert [m.label for m in other] != [m.label for m in drawn] != [m.label for m in pools[1]]
 
 
 @pytest.mark.parametrize(
@@ -65,7 +92,8 @@ def test_background_choice_follows_the_seed(pools):
     [
         (lambda: load_motifs(["MA9999.9"], "JASPAR2016"), "MA9999.9"),
         (lambda: load_motifs(["MA0079.3"], "JASPAR1999"), "JASPAR1999"),
-        (lambda: core_and_background_pools(CORE_MOTIFS, 10_000, "JASPAR2016"), "eligible"),
+        (lambda: core_and_background_pools(CORE_MOTIFS, None, 10_000, "JASPAR2016"), "eligible"),
+        (lambda: core_and_background_pools(CORE_MOTIFS, ["MA0079.3"]), "not core motifs"),
     ],
 )
 def test_bad_motif_requests_are_clear_errors(call, message):
@@ -143,7 +171,7 @@ def test_planted_motifs_fill_the_length_exactly():
     # Motifs are in order and never overlap.
     valid = planted.motif_index[:, 1:] >= 0
     assert np.all((planted.motif_start[:, 1:] >= ends[:, :-1])[valid])
-    motif_positions = np.isclose(planted.model_probs[..., 0], 0.7).sum(axis=1)
+    motif_positions = np.isclose(planted.ground_truth_probs[..., 0], 0.7).sum(axis=1)
     np.testing.assert_array_equal(motif_positions, widths.sum(axis=1))
 
 
@@ -160,13 +188,17 @@ def test_letters_with_zero_probability_are_never_sampled(seed):
 
 def test_cli_writes_the_contract_with_provenance(tmp_path):
     out = tmp_path / "data.h5"
-    assert cli.main(["synthetic", "--out", str(out), "--seed", "3", "--num-seqs", "200"]) == 0
+    command = ["synthetic", "--out", str(out), "--seed", "3", "--num-seqs", "200"]
+    assert cli.main([*command, "--background-table", str(PUBLISHED_POOL)]) == 0
     test_split = load_split(out, "test")
-    assert test_split.x.shape == (40, 200, 4) and test_split.model_probs.shape == (40, 200, 4)
+    assert test_split.x.shape == (40, 200, 4) and test_split.ground_truth_probs.shape == (40, 200, 4)
     with h5py.File(out, "r") as handle:
         assert handle.attrs["seed"] == 3
         assert handle.attrs["jaspar_release"] == "JASPAR2016"
         assert "MA0079.3" in handle.attrs["jaspar_core_ids"]
+        recorded = json.loads(handle.attrs["background_motifs"])
+        assert recorded[10:] == [f"{i}{s}" for i in read_motif_ids(PUBLISHED_POOL) for s in "+-"]
+        assert handle.attrs["background_source"] == "published_background_motifs.tsv"
         assert set(handle) >= {f"{k}_{s}" for k in ("x", "y", "model") for s in ("train", "valid", "test")}
 
 
@@ -185,6 +217,7 @@ def test_same_seed_gives_identical_files(tmp_path):
         ["--jaspar-release", "JASPAR1999"],
         ["--core-ids", "MA0079.3", "MA9999.9"],
         ["--num-seqs", "1"],
+        ["--num-seqs", "3"],  # an empty validation split
     ],
 )
 def test_cli_bad_arguments_leave_no_file(tmp_path, arguments):

@@ -47,3 +47,30 @@ def same_shape(reference: np.ndarray, reference_name: str, **others: np.ndarray)
                 f"{name} must have the same shape as {reference_name}, {reference.shape}; "
                 f"got shape {other.shape}"
             )
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise a ``ValueError`` naming the first NaN or inf entry of ``array``."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(f"{name} contains NaN or inf (first at index {where})")
+
+
+def check_one_hot(x: np.ndarray, name: str) -> None:
+    """Refuse an empty array, NaN or inf, and positions that are not one-hot.
+
+    A position is one-hot when its values along the last axis are one 1 and zeros; all zeros is accepted
+    as an unknown base (N).
+    """
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} holds no sequences (shape {x.shape})")
+    check_finite(x, name)
+    sums = x.sum(axis=-1)
+    bad = ~(((x == 0) | (x == 1)).all(axis=-1) & ((sums == 0) | (sums == 1)))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} is not one-hot: position {where[-1]} of sequence {where[0]} holds "
+            f"{np.round(x[where], 4).tolist()} (expected a single 1 among zeros)"
+        )

@@ -1,47 +1,77 @@
-"""Gradient-based attribution maps for Keras 3 models on one-hot sequences.
+"""Gradient-based attribution maps for Keras 3 and PyTorch models on one-hot sequences, and the registry.
 
-All methods take ``x`` of shape ``(N, L, A)`` and return float32 maps of the same shape; with
-``return_corrected=True`` they return ``(raw, corrected)`` where ``corrected = correct(raw)``.
+All methods take one-hot ``x`` of shape ``(N, L, A)`` (``layout='NLA'``, the default) or ``(N, A, L)``
+(``layout='NAL'``, the PyTorch convention) and return float32 maps in the same layout; ``x`` is fed to the
+model in that layout. With ``return_corrected=True`` they return ``(raw, corrected)`` where ``corrected``
+is ``correct(raw)`` over the alphabet axis of the layout. The model is a Keras 3 model (TensorFlow or JAX
+backend) or a ``torch.nn.Module`` (:func:`simplexgrad.backend.attribution_gradients` dispatches on it).
 Randomness (shuffled references, noise) is drawn per block of :data:`QUERY_BLOCK` queries from
 ``numpy.random.default_rng([seed, block])``, so results depend on ``seed`` and the inputs but not on
-``batch_size``.
+``batch_size`` or ``layout``. :data:`METHODS` maps each method's name to its function; a method's own
+options and their defaults are its keyword parameters (:func:`method_options`). This module imports no
+backend until a gradient is needed, so the registry is available without Keras (or torch).
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+import os
+import typing
 from collections.abc import Callable
+from typing import Any, Literal
 
-import keras
 import numpy as np
-from tqdm.auto import tqdm
 
-from simplexgrad._arrays import as_sequences
+from simplexgrad._docs import parameter_help
+from simplexgrad._paths import (
+    ALPHABET_AXIS,
+    QUERY_BLOCK,
+    Layout,
+    Target,
+    as_layout,
+    averaged_over_points,
+    baseline_as_nla,
+    baseline_maker,
+    batched_gradients,
+    check_queries,
+    gradients_in_layout,
+    interpolate,
+    progress_bar,
+    shuffled_references,
+    trapezoid_path,
+)
 from simplexgrad.correction import correct
-from simplexgrad.gradients import GradientFunction, OutputKind, input_gradient_function
 
 __all__ = [
+    "METHODS",
+    "method_options",
     "saliency",
     "integrated_gradients",
     "smoothgrad",
     "expected_gradients",
     "shuffled_references",
+    "attribute_file",
     "QUERY_BLOCK",
 ]
 
-QUERY_BLOCK = 64
-PROGRESS_MIN_INPUTS = 20_000
+log = logging.getLogger(__name__)
 
-Baseline = str | np.ndarray
-PointMaker = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+Model = Any  # a built Keras 3 model or a torch.nn.Module taking batches in the layout of x
+OutputKind = Literal["probability", "logit"]
+BaselineName = Literal["shuffle", "zeros", "uniform"]
+Baseline = BaselineName | np.ndarray
 
 
 def saliency(
-    model: keras.Model,
+    model: Model,
     x: np.ndarray,
     *,
     batch_size: int = 128,
     class_index: int = 0,
     output: OutputKind = "probability",
+    target: Target | None = None,
+    layout: Layout = "NLA",
     return_corrected: bool = False,
     progress: bool | None = None,
 ):
@@ -49,35 +79,57 @@ def saliency(
 
     Parameters
     ----------
-    model : keras.Model
-        Model taking ``(B, L, A)`` inputs.
+    model : keras.Model or torch.nn.Module
+        Model taking batches of ``x`` in ``layout``. A torch module runs in eval mode (training flags
+        restored afterwards), on its device and in its dtype; the map equals captum's
+        ``Saliency(model).attribute(x, target=class_index, abs=False)``.
     x : numpy.ndarray
-        Sequences, shape ``(N, L, A)``.
+        One-hot sequences in ``layout``: each position one-hot, or all zeros for an unknown base.
     batch_size : int
         Model inputs per gradient call.
     class_index : int
-        Output unit to explain.
+        Output unit to explain: column of an ``(N, C)`` output (or 0 for an ``(N,)`` output).
     output : {'probability', 'logit'}
-        Differentiate the sigmoid output or its logit.
+        Keras models: differentiate the sigmoid output or its logit. A torch module is differentiated as
+        it returns its outputs (probabilities or logits are the module's business): ``'logit'`` raises a
+        ``ValueError``; return logits from the module, or pick them with ``target``.
+    target : callable or None
+        Instead of ``class_index``, for any other output (tuples, dicts, profile heads): maps the model's
+        outputs for a batch to one score per input, shape ``(B,)``, in the model's tensor type (torch
+        operations for a module, ``keras.ops`` for a Keras model). For a BPNet-style module returning
+        ``(profile_logits, log_counts)`` with profile logits ``(B, strands, L)``, the usual profile score
+        is the sum of the logits weighted by their softmax, the weights detached::
+
+            def profile_score(outputs):
+                logits = outputs[0].reshape(len(outputs[0]), -1)
+                weights = torch.softmax(logits, dim=-1).detach()
+                return (logits * weights).sum(dim=-1)
+
+        and ``target=lambda outputs: outputs[1][:, 0]`` explains the counts head.
+    layout : {'NLA', 'NAL'}
+        The layout of ``x``, of what the model is fed and of the returned maps: ``(N, L, A)`` or
+        ``(N, A, L)``. Never guessed from the shape.
     return_corrected : bool
-        Also return the simplex-corrected map.
+        Also return the simplex-corrected map (corrected over the alphabet axis of ``layout``).
     progress : bool or None
         Show a progress bar; ``None`` shows one for large jobs.
 
     Returns
     -------
     numpy.ndarray or tuple of numpy.ndarray
-        ``(N, L, A)`` float32 raw map, or ``(raw, corrected)``.
+        Float32 raw map in ``layout`` (the shape of ``x``), or ``(raw, corrected)``.
     """
-    x = _check_inputs(model, x, batch_size)
-    gradient = input_gradient_function(model, class_index, output)
-    with _progress_bar(len(x), progress, "saliency") as bar:
-        raw = _batched_gradients(gradient, x, batch_size, bar)
-    return _result(raw, return_corrected)
+    x = check_queries(model, x, batch_size, layout)
+    with (
+        gradients_in_layout(model, x, layout, class_index, output, target) as gradient,
+        progress_bar(len(x), progress, "saliency") as bar,
+    ):
+        raw = batched_gradients(gradient, x, batch_size, bar)
+    return _result(raw, return_corrected, layout)
 
 
 def integrated_gradients(
-    model: keras.Model,
+    model: Model,
     x: np.ndarray,
     *,
     baseline: Baseline = "shuffle",
@@ -86,6 +138,8 @@ def integrated_gradients(
     batch_size: int = 128,
     class_index: int = 0,
     output: OutputKind = "probability",
+    target: Target | None = None,
+    layout: Layout = "NLA",
     return_corrected: bool = False,
     progress: bool | None = None,
 ):
@@ -95,13 +149,21 @@ def integrated_gradients(
     with the trapezoid rule. As in the authors' code, the map is not multiplied by ``x - x'``:
     ``sum((x - x') * map)`` approximates ``f(x) - f(x')`` (completeness).
 
+    Against captum: ``IntegratedGradients(model).attribute(x, x', target=class_index,
+    n_steps=steps + 1, method='riemann_trapezoid')`` evaluates the same ``steps + 1`` points
+    (``alpha = linspace(0, 1, n_steps)``) but weighs them ``1/n_steps`` (halved at both ends), a total of
+    ``steps / (steps + 1)`` rather than 1, and multiplies by ``x - x'``. So captum's map equals
+    ``(x - x') * map * steps / (steps + 1)``.
+
     Parameters
     ----------
-    model, x, batch_size, class_index, output, return_corrected, progress
+    model, x, batch_size, class_index, output, target, layout, return_corrected, progress
         As for :func:`saliency`.
     baseline : {'shuffle', 'zeros', 'uniform'} or numpy.ndarray
-        Reference: a random shuffle of the query's positions, all zeros, ``1/A`` everywhere, or an array of
-        shape ``(L, A)`` or ``(N, L, A)``.
+        Reference: a shuffle of the query's positions, all zeros, 1/A everywhere, or an array.
+        An array has the shape of one sequence or of ``x``, in ``layout`` (``(L, A)`` or ``(N, L, A)``
+        for 'NLA') and may be soft (any finite values): the interpolation path leaves the simplex's
+        vertices by definition.
     steps : int
         Number of interpolation intervals (>= 1).
     seed : int
@@ -110,25 +172,25 @@ def integrated_gradients(
     Returns
     -------
     numpy.ndarray or tuple of numpy.ndarray
-        ``(N, L, A)`` float32 path-averaged gradients, or ``(raw, corrected)``.
+        Float32 path-averaged gradients in ``layout``, or ``(raw, corrected)``.
     """
-    x = _check_inputs(model, x, batch_size)
-    alphas, weights = _trapezoid_path(steps)
-    reference = _baseline_maker(baseline, x)
+    x = check_queries(model, x, batch_size, layout)
+    alphas, weights = trapezoid_path(steps)
+    reference = baseline_maker(baseline_as_nla(baseline, x, layout), x)
 
     def points(block: np.ndarray, start: int, rng: np.random.Generator) -> np.ndarray:
         references = reference(block, start, rng)
-        return _interpolate(references, block, alphas)
+        return interpolate(references, block, alphas)
 
-    gradient = input_gradient_function(model, class_index, output)
-    raw = _averaged_over_points(
-        gradient, x, points, weights, seed, batch_size, progress, "integrated gradients"
-    )
-    return _result(raw, return_corrected)
+    with gradients_in_layout(model, x, layout, class_index, output, target) as gradient:
+        raw = averaged_over_points(
+            gradient, x, points, weights, seed, batch_size, progress, "integrated gradients"
+        )
+    return _result(raw, return_corrected, layout)
 
 
 def smoothgrad(
-    model: keras.Model,
+    model: Model,
     x: np.ndarray,
     *,
     num_samples: int = 25,
@@ -137,6 +199,8 @@ def smoothgrad(
     batch_size: int = 128,
     class_index: int = 0,
     output: OutputKind = "probability",
+    target: Target | None = None,
+    layout: Layout = "NLA",
     return_corrected: bool = False,
     progress: bool | None = None,
 ):
@@ -144,7 +208,7 @@ def smoothgrad(
 
     Parameters
     ----------
-    model, x, batch_size, class_index, output, return_corrected, progress
+    model, x, batch_size, class_index, output, target, layout, return_corrected, progress
         As for :func:`saliency`.
     num_samples : int
         Noisy copies per query (>= 1).
@@ -156,9 +220,9 @@ def smoothgrad(
     Returns
     -------
     numpy.ndarray or tuple of numpy.ndarray
-        ``(N, L, A)`` float32 averaged gradients, or ``(raw, corrected)``.
+        Float32 averaged gradients in ``layout``, or ``(raw, corrected)``.
     """
-    x = _check_inputs(model, x, batch_size)
+    x = check_queries(model, x, batch_size, layout)
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1; got {num_samples}")
     if sigma < 0:
@@ -169,13 +233,13 @@ def smoothgrad(
         return block[:, None] + np.float32(sigma) * noise
 
     weights = np.full(num_samples, 1.0 / num_samples)
-    gradient = input_gradient_function(model, class_index, output)
-    raw = _averaged_over_points(gradient, x, points, weights, seed, batch_size, progress, "smoothgrad")
-    return _result(raw, return_corrected)
+    with gradients_in_layout(model, x, layout, class_index, output, target) as gradient:
+        raw = averaged_over_points(gradient, x, points, weights, seed, batch_size, progress, "smoothgrad")
+    return _result(raw, return_corrected, layout)
 
 
 def expected_gradients(
-    model: keras.Model,
+    model: Model,
     x: np.ndarray,
     *,
     num_references: int = 10,
@@ -184,6 +248,8 @@ def expected_gradients(
     batch_size: int = 128,
     class_index: int = 0,
     output: OutputKind = "probability",
+    target: Target | None = None,
+    layout: Layout = "NLA",
     return_corrected: bool = False,
     progress: bool | None = None,
 ):
@@ -191,7 +257,7 @@ def expected_gradients(
 
     Parameters
     ----------
-    model, x, batch_size, class_index, output, return_corrected, progress
+    model, x, batch_size, class_index, output, target, layout, return_corrected, progress
         As for :func:`saliency`.
     num_references : int
         Random shuffles of the query used as references (>= 1).
@@ -203,142 +269,131 @@ def expected_gradients(
     Returns
     -------
     numpy.ndarray or tuple of numpy.ndarray
-        ``(N, L, A)`` float32 averaged path gradients, or ``(raw, corrected)``.
+        Float32 averaged path gradients in ``layout``, or ``(raw, corrected)``.
     """
-    x = _check_inputs(model, x, batch_size)
+    x = check_queries(model, x, batch_size, layout)
     if num_references < 1:
         raise ValueError(f"num_references must be >= 1; got {num_references}")
-    alphas, path_weights = _trapezoid_path(steps)
+    alphas, path_weights = trapezoid_path(steps)
 
     def points(block: np.ndarray, start: int, rng: np.random.Generator) -> np.ndarray:
         references = shuffled_references(block, num_references, rng)
-        paths = _interpolate(references, block[:, None], alphas)
+        paths = interpolate(references, block[:, None], alphas)
         return paths.reshape((len(block), -1) + block.shape[1:])
 
     weights = np.tile(path_weights, num_references) / num_references
-    gradient = input_gradient_function(model, class_index, output)
-    raw = _averaged_over_points(
-        gradient, x, points, weights, seed, batch_size, progress, "expected gradients"
-    )
-    return _result(raw, return_corrected)
+    with gradients_in_layout(model, x, layout, class_index, output, target) as gradient:
+        raw = averaged_over_points(
+            gradient, x, points, weights, seed, batch_size, progress, "expected gradients"
+        )
+    return _result(raw, return_corrected, layout)
 
 
-def shuffled_references(x: np.ndarray, num_references: int, rng: np.random.Generator) -> np.ndarray:
-    """Random shuffles of each sequence's positions.
+METHODS: dict[str, Callable[..., Any]] = {
+    "saliency": saliency,
+    "integrated_gradients": integrated_gradients,
+    "smoothgrad": smoothgrad,
+    "expected_gradients": expected_gradients,
+}
+# Keyword parameters every method shares; the others are the method's own options.
+SHARED_PARAMETERS = (
+    *("batch_size", "class_index", "output", "target", "layout"),
+    *("return_corrected", "progress"),
+)
+
+
+def method_options(method: str) -> dict[str, inspect.Parameter]:
+    """The options of one method (keyword parameters besides :data:`SHARED_PARAMETERS`) with defaults.
+
+    >>> {name: p.default for name, p in method_options("smoothgrad").items()}
+    {'num_samples': 25, 'sigma': 0.1, 'seed': 0}
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of {list(METHODS)}")
+    parameters = inspect.signature(METHODS[method]).parameters.values()
+    return {
+        p.name: p
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in SHARED_PARAMETERS
+    }
+
+
+def _result(raw: np.ndarray, return_corrected: bool, layout: Layout):
+    raw = np.ascontiguousarray(as_layout(raw, layout))
+    return (raw, correct(raw, axis=ALPHABET_AXIS[layout])) if return_corrected else raw
+
+
+def attribute_file(
+    model: str,
+    data: str,
+    out: str,
+    method: str,
+    split: Literal["train", "valid", "test"] = "test",
+    positives_only: bool = False,
+    num_seqs: int | None = None,
+    class_index: int = 0,
+    output: OutputKind = "probability",
+    batch_size: int = 128,
+    threads: int | None = None,
+    **options,
+) -> None:
+    """Raw and corrected maps of a saved model on a dataset split, written as an attribution file.
 
     Parameters
     ----------
-    x : numpy.ndarray
-        Sequences ``(N, L, A)``.
-    num_references : int
-        Shuffles per sequence.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, num_references, L, A)``; each ``[i, r]`` is a permutation of the rows of ``x[i]``.
+    model : str
+        Trained model (.keras).
+    data : str
+        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``.
+    out : str
+        Attribution file to write (.npz): raw, corrected, x, indices and the parameters.
+    method : str
+        One of :data:`METHODS`.
+    split : {'train', 'valid', 'test'}
+        Dataset split to explain.
+    positives_only : bool
+        Keep only sequences labelled 1 in output ``class_index``.
+    num_seqs : int or None
+        Explain only the first N selected sequences.
+    class_index : int
+        Output unit to explain.
+    output : {'probability', 'logit'}
+        Differentiate the sigmoid output or its logit.
+    batch_size : int
+        Model inputs per gradient call.
+    threads : int or None
+        CPU threads for the backend.
+    **options
+        The method's own options (:func:`method_options`); unset ones take the method's defaults.
     """
-    n, length, _ = x.shape
-    order = np.argsort(rng.random((n, num_references, length)), axis=-1)
-    return np.take_along_axis(x[:, None], order[..., None], axis=2)
+    from simplexgrad import io
+    from simplexgrad.backend import configure_threads, load_model
 
-
-def _check_inputs(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    x = as_sequences(x, "x")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    expected = tuple(model.input_shape[1:])
-    if len(expected) != 2 or any(e is not None and e != got for e, got in zip(expected, x.shape[1:])):
-        raise ValueError(
-            f"x must have shape (N, {expected[0]}, {expected[-1]}) to match the model input "
-            f"{model.input_shape}; got shape {x.shape}"
-        )
-    return x
-
-
-def _result(raw: np.ndarray, return_corrected: bool):
-    return (raw, correct(raw)) if return_corrected else raw
-
-
-def _progress_bar(total_inputs: int, progress: bool | None, description: str):
-    show = total_inputs >= PROGRESS_MIN_INPUTS if progress is None else progress
-    return tqdm(total=total_inputs, desc=description, unit="input", disable=not show, mininterval=5.0)
-
-
-def _batched_gradients(gradient: GradientFunction, inputs: np.ndarray, batch_size: int, bar) -> np.ndarray:
-    """Gradients of ``(M, L, A)`` inputs, ``batch_size`` at a time; the last batch is padded so the
-    compiled function sees one shape."""
-    total = len(inputs)
-    size = min(batch_size, total)
-    result = np.empty(inputs.shape, dtype=np.float32)
-    for start in range(0, total, size):
-        batch = inputs[start : start + size]
-        count = len(batch)
-        if count < size:
-            batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
-        result[start : start + count] = gradient(batch)[:count]
-        bar.update(count)
-    return result
-
-
-def _averaged_over_points(
-    gradient: GradientFunction,
-    x: np.ndarray,
-    make_points,
-    weights: np.ndarray,
-    seed: int,
-    batch_size: int,
-    progress: bool | None,
-    description: str,
-) -> np.ndarray:
-    """Weighted average of gradients over P points per query: ``make_points`` maps a block of queries
-    ``(q, L, A)`` to ``(q, P, L, A)``."""
-    weights = np.asarray(weights, dtype=np.float64)
-    result = np.empty(x.shape, dtype=np.float32)
-    with _progress_bar(len(x) * len(weights), progress, description) as bar:
-        for block_index, start in enumerate(range(0, len(x), QUERY_BLOCK)):
-            block = x[start : start + QUERY_BLOCK]
-            rng = np.random.default_rng([seed, block_index])
-            points = make_points(block, start, rng).astype(np.float32, copy=False)
-            flat = points.reshape((-1,) + x.shape[1:])
-            grads = _batched_gradients(gradient, flat, batch_size, bar).reshape(points.shape)
-            result[start : start + len(block)] = np.einsum("qpla,p->qla", grads, weights)
-    return result
-
-
-def _trapezoid_path(steps: int) -> tuple[np.ndarray, np.ndarray]:
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
-    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
-    weights = np.full(steps + 1, 1.0 / steps)
-    weights[[0, -1]] /= 2.0
-    return alphas, weights
-
-
-def _interpolate(references: np.ndarray, queries: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Points ``ref + alpha (query - ref)``: ``(..., L, A)`` inputs give ``(..., S, L, A)``."""
-    delta = queries - references
-    return references[..., None, :, :] + alphas[:, None, None] * delta[..., None, :, :]
-
-
-def _baseline_maker(baseline: Baseline, x: np.ndarray):
-    """A function ``(block, start, rng) -> (q, L, A)`` references for a block of queries."""
-    if isinstance(baseline, str):
-        if baseline == "shuffle":
-            return lambda block, start, rng: shuffled_references(block, 1, rng)[:, 0]
-        if baseline == "zeros":
-            return lambda block, start, rng: np.zeros_like(block)
-        if baseline == "uniform":
-            return lambda block, start, rng: np.full_like(block, 1.0 / x.shape[2])
-        raise ValueError(f"baseline must be 'shuffle', 'zeros', 'uniform' or an array; got {baseline!r}")
-    reference = np.asarray(baseline, dtype=np.float32)
-    if reference.shape == x.shape[1:]:
-        return lambda block, start, rng: np.broadcast_to(reference, block.shape)
-    if reference.shape == x.shape:
-        return lambda block, start, rng: reference[start : start + len(block)]
-    raise ValueError(
-        f"baseline array must have shape (L, A) = {x.shape[1:]} or (N, L, A) = {x.shape}; "
-        f"got shape {reference.shape}"
+    unknown = sorted(set(options) - set(method_options(method)))
+    if unknown:
+        raise ValueError(f"{method} has no option(s) {unknown}; its options: {list(method_options(method))}")
+    configure_threads(threads)
+    split_data = io.load_split(data, split)
+    indices = io.select_rows(split_data.y, positives_only, num_seqs, class_index, f"{data}:{split}")
+    loaded = load_model(model)
+    parameters = {"batch_size": batch_size, "class_index": class_index, "output": output, **options}
+    defaults = {name: p.default for name, p in method_options(method).items()}
+    log.info("%s on %d sequences of %s:%s: %s", method, len(indices), data, split, {**defaults, **parameters})
+    raw, corrected = METHODS[method](
+        loaded, split_data.x[indices], return_corrected=True, progress=True, **parameters
     )
+    record = {"method": method, "split": split, "model": os.path.basename(model), **defaults, **parameters}
+    io.save_attributions(out, raw, corrected, split_data.x[indices], indices, record)
+
+
+def _cli_options() -> dict[str, tuple[object, str]]:
+    """Every method's options for the command line: name → (type, help naming the methods using it)."""
+    options: dict[str, tuple[object, str, list[str]]] = {}
+    for method, function in METHODS.items():
+        hints, helps = typing.get_type_hints(function), parameter_help(function)
+        for name in method_options(method):
+            options.setdefault(name, (hints[name], helps.get(name, ""), []))[2].append(method)
+    return {name: (hint, f"{text} [{', '.join(users)}]") for name, (hint, text, users) in options.items()}
+
+
+attribute_file.extra_options = _cli_options

@@ -15,11 +15,15 @@ import numpy as np
 from simplexgrad._arrays import alphabet_axis
 
 __all__ = [
+    "ANGLE_THRESHOLDS",
     "correct",
     "simplex_angle",
     "large_angle_fraction",
+    "angle_statistics",
     "simplex_angle_ops",
 ]
+
+ANGLE_THRESHOLDS = (30.0, 45.0, 60.0)
 
 
 def correct(grads: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -42,12 +46,12 @@ def correct(grads: np.ndarray, axis: int = -1) -> np.ndarray:
     return grads - grads.mean(axis=axis, keepdims=True)
 
 
-def simplex_angle(grads: np.ndarray, axis: int = -1) -> np.ndarray:
+def simplex_angle(grads: np.ndarray, axis: int = -1, zero: float = 0.0) -> np.ndarray:
     """Signed angle, in degrees, between each position's gradient and the simplex plane.
 
     ``sin(theta) = (g . n) / |g|`` with ``n = (1, ..., 1) / sqrt(A)``. It is computed as
     ``atan2(g . n, |g - (g . n) n|)``, which is exact near +-90 degrees (no ``arcsin`` of a rounded
-    value above 1) and gives 0 for a zero gradient without warnings.
+    value above 1) and never warns.
 
     Parameters
     ----------
@@ -55,12 +59,15 @@ def simplex_angle(grads: np.ndarray, axis: int = -1) -> np.ndarray:
         Gradients, e.g. ``(N, L, A)``; ``axis`` indexes the alphabet.
     axis : int
         The alphabet axis (size ``A >= 2``).
+    zero : float
+        The value given where the gradient is exactly zero and has no direction: 0 by default; pass
+        ``numpy.nan`` to leave those positions out of densities and spreads (max-pooling makes many).
 
     Returns
     -------
     numpy.ndarray
-        ``grads.shape`` without ``axis`` (e.g. ``(N, L)``), values in ``[-90, 90]``, float64 for float64
-        input and float32 otherwise.
+        ``grads.shape`` without ``axis`` (e.g. ``(N, L)``), values in ``[-90, 90]`` (or ``zero``), float64
+        for float64 input and float32 otherwise.
     """
     grads = np.asarray(grads)
     if not np.issubdtype(grads.dtype, np.floating):
@@ -69,7 +76,10 @@ def simplex_angle(grads: np.ndarray, axis: int = -1) -> np.ndarray:
     size = grads.shape[axis]
     normal_component = grads.sum(axis=axis) / np.sqrt(size)
     in_plane_norm = np.linalg.norm(correct(grads, axis=axis), axis=axis)
-    return np.degrees(np.arctan2(normal_component, in_plane_norm))
+    angles = np.degrees(np.arctan2(normal_component, in_plane_norm))
+    if zero != 0:
+        angles = np.where(np.any(grads != 0, axis=axis), angles, np.asarray(zero, dtype=angles.dtype))
+    return angles
 
 
 def large_angle_fraction(angles: np.ndarray, thresholds: Sequence[float] = (30.0, 45.0, 60.0)) -> np.ndarray:
@@ -93,10 +103,53 @@ def large_angle_fraction(angles: np.ndarray, thresholds: Sequence[float] = (30.0
     limits = np.abs(np.asarray(thresholds, dtype=np.float64)).reshape(-1)
     if limits.size == 0:
         raise ValueError("thresholds must name at least one angle")
+    if not np.all(limits <= 90):  # also refuses NaN
+        raise ValueError(f"thresholds must be angles in [-90, 90] degrees; got {list(thresholds)}")
     if angles.shape[1] == 0:
         raise ValueError("angles must have at least one position per sequence (L >= 1)")
     exceeds = np.abs(angles)[:, :, None] > limits[None, None, :]
     return exceeds.mean(axis=1) * 100.0
+
+
+def angle_statistics(
+    grads: np.ndarray, thresholds: Sequence[float] = ANGLE_THRESHOLDS, axis: int = -1
+) -> dict[str, np.ndarray]:
+    """Per-sequence summary of how far a map leans off the simplex.
+
+    Parameters
+    ----------
+    grads : numpy.ndarray
+        ``(N, L, A)`` maps (``axis`` the alphabet).
+    thresholds : sequence of float
+        Angles (degrees) for the large-angle percentages.
+    axis : int
+        The alphabet axis.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each ``(N,)`` float64: ``mean_abs_angle`` over positions with a non-zero gradient (NaN when there
+        are none), ``percent_above_<t>`` for each threshold (denominator: all L positions, as in the
+        paper), ``zero_gradient_percent`` and ``removed_norm_fraction``, the share of the map's squared
+        norm that :func:`correct` removes.
+    """
+    grads = np.asarray(grads, dtype=np.float64)
+    if grads.ndim != 3:
+        raise ValueError(f"maps must have shape (N, L, A); got shape {grads.shape}")
+    angles = simplex_angle(grads, axis=axis, zero=np.nan)
+    nonzero = ~np.isnan(angles)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_abs = np.where(nonzero, np.abs(angles), 0.0).sum(axis=1) / nonzero.sum(axis=1)
+        total = np.square(grads).sum(axis=(1, 2))
+        removed = total - np.square(correct(grads, axis=axis)).sum(axis=(1, 2))
+        removed_fraction = np.where(total > 0, removed / np.where(total > 0, total, 1.0), np.nan)
+    statistics = {"mean_abs_angle": mean_abs}
+    fractions = large_angle_fraction(np.nan_to_num(angles, nan=0.0), thresholds)
+    for column, threshold in enumerate(thresholds):
+        statistics[f"percent_above_{threshold:g}"] = fractions[:, column]
+    statistics["zero_gradient_percent"] = 100.0 * (1.0 - nonzero.mean(axis=1))
+    statistics["removed_norm_fraction"] = removed_fraction
+    return statistics
 
 
 def simplex_angle_ops(grads, axis: int = -1, epsilon: float = 1e-12):

@@ -1,41 +1,68 @@
-"""Tidy tables from attribution files: interpretability metrics, angle statistics and summaries."""
+"""Tidy tables from attribution files: interpretability metrics, angle statistics, collections and
+before/after summaries, plus the per-position data behind the synthetic angle figures."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from simplexgrad.correction import large_angle_fraction, simplex_angle
-from simplexgrad.metrics import cosine_similarity, interpretability_auc
+from simplexgrad import io
+from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, simplex_angle
+from simplexgrad.metrics import (
+    BACKGROUND_INFORMATION,
+    background_positions,
+    cosine_similarity,
+    grad_times_input,
+    information_content,
+    interpretability_auc,
+    motif_positions,
+    positionwise_improvement,
+)
 
 __all__ = [
     "METRICS",
     "interpretability_table",
-    "large_angle_table",
+    "angle_table",
+    "angle_summary",
+    "model_row",
+    "ground_truth_of",
+    "evaluate_file",
+    "collect_tables",
+    "write_table",
     "summary_table",
+    "summarize_file",
+    "patch_start",
+    "peak_start",
+    "PositionData",
+    "pooled_positions",
 ]
 
 METRICS = ("cosine", "auroc", "aupr")
+# Training options that the training studies vary; every model row records them (from metrics.json).
+STUDIED_OPTIONS = ("init_stddev", "angle_penalty")
 
 
 def interpretability_table(
     raw: np.ndarray,
     corrected: np.ndarray,
     x: np.ndarray,
-    model_probs: np.ndarray,
+    ground_truth_probs: np.ndarray,
     labels: Mapping[str, object],
 ) -> pd.DataFrame:
     """Mean interpretability of raw and corrected maps against the ground truth.
 
     Parameters
     ----------
-    raw, corrected, x, model_probs : numpy.ndarray
+    raw, corrected, x, ground_truth_probs : numpy.ndarray
         ``(N, L, 4)`` each.
     labels : mapping
-        Columns that identify the run (e.g. model, activation, seed, method, classification_auroc).
+        Columns that identify the run (e.g. architecture, activation, seed, method).
 
     Returns
     -------
@@ -45,8 +72,8 @@ def interpretability_table(
     """
     rows = []
     for is_corrected, maps in ((False, raw), (True, corrected)):
-        auroc, aupr = interpretability_auc(maps, x, model_probs)
-        values = {"cosine": cosine_similarity(maps, model_probs), "auroc": auroc, "aupr": aupr}
+        auroc, aupr = interpretability_auc(maps, x, ground_truth_probs)
+        values = {"cosine": cosine_similarity(maps, ground_truth_probs), "auroc": auroc, "aupr": aupr}
         rows.append(
             {
                 **labels,
@@ -58,35 +85,157 @@ def interpretability_table(
     return pd.DataFrame(rows)
 
 
-def large_angle_table(
+def angle_table(
     raw: np.ndarray,
     indices: np.ndarray,
     labels: Mapping[str, object],
-    thresholds: Sequence[float] = (30.0, 45.0, 60.0),
+    thresholds: Sequence[float] = ANGLE_THRESHOLDS,
 ) -> pd.DataFrame:
-    """Per-sequence percentage of positions whose raw-gradient angle exceeds each threshold.
+    """Per-sequence angle statistics of raw maps (:func:`simplexgrad.correction.angle_statistics`).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (sequence, threshold): the labels, ``sequence`` (row in the split), ``threshold``,
-        ``percent``.
+        One row per sequence: the labels, ``sequence`` (row in the split), ``mean_abs_angle``,
+        ``percent_above_<t>`` per threshold, ``zero_gradient_percent``, ``removed_norm_fraction``.
     """
-    fractions = large_angle_fraction(simplex_angle(raw), thresholds)
-    table = pd.DataFrame(
-        {
-            "sequence": np.repeat(np.asarray(indices), len(thresholds)),
-            "threshold": np.tile(np.asarray(thresholds, dtype=float), len(raw)),
-            "percent": fractions.reshape(-1),
-        }
-    )
+    table = pd.DataFrame({"sequence": np.asarray(indices), **angle_statistics(raw, thresholds)})
     for position, (name, value) in enumerate(labels.items()):
         table.insert(position, name, value)
     return table
 
 
+def angle_summary(maps: np.ndarray, thresholds: Sequence[float] = ANGLE_THRESHOLDS) -> dict[str, float]:
+    """One map file's angle statistics: ``angle_sd`` (standard deviation of θ over positions with a
+    non-zero gradient, pooled over sequences), ``mean_abs_angle``, the mean over sequences of
+    ``percent_above_<t>``, ``zero_gradient_percent`` and ``positions`` (with an angle)."""
+    angles = simplex_angle(maps, zero=np.nan)
+    defined = angles[~np.isnan(angles)]
+    per_sequence = angle_statistics(maps, thresholds)
+    return {
+        "angle_sd": float(np.std(defined)) if defined.size else float("nan"),
+        "mean_abs_angle": float(np.abs(defined).mean()) if defined.size else float("nan"),
+        **{
+            name: float(np.mean(values))
+            for name, values in per_sequence.items()
+            if name.startswith("percent_above_") or name == "zero_gradient_percent"
+        },
+        "positions": int(defined.size),
+    }
+
+
+def model_row(
+    raw: np.ndarray,
+    corrected: np.ndarray,
+    x: np.ndarray,
+    ground_truth_probs: np.ndarray,
+    labels: Mapping[str, object],
+    thresholds: Sequence[float] = ANGLE_THRESHOLDS,
+) -> pd.DataFrame:
+    """One row for one model's maps: the labels, its angle statistics (:func:`angle_summary`) and each
+    interpretability metric raw and corrected (``cosine_raw``, ``cosine_corrected``, …)."""
+    metrics = interpretability_table(raw, corrected, x, ground_truth_probs, {}).set_index("corrected")
+    values = {
+        f"{metric}_{state}": float(metrics.loc[is_corrected, metric])
+        for metric in METRICS
+        for state, is_corrected in (("raw", False), ("corrected", True))
+    }
+    return pd.DataFrame([{**labels, **angle_summary(raw, thresholds), **values}])
+
+
+def ground_truth_of(attributions: Mapping, data: str) -> np.ndarray:
+    """The ground-truth probabilities ``(N, L, 4)`` of the sequences in an attribution file."""
+    split = io.load_split(data, attributions["params"]["split"])
+    if split.ground_truth_probs is None:
+        raise ValueError(f"{data}: no ground-truth sequence models (model_* keys); is it synthetic data?")
+    return split.ground_truth_probs[attributions["indices"]]
+
+
+def evaluate_file(
+    attributions: str,
+    data: str,
+    classification: str,
+    out_metrics: str,
+    out_angles: str,
+    out_model: str | None = None,
+    labels: list[str] | None = None,
+    thresholds: list[float] | None = None,
+) -> None:
+    """Interpretability (raw and corrected) and per-sequence angles of one attribution file.
+
+    Parameters
+    ----------
+    attributions : str
+        Attribution file (.npz).
+    data : str
+        The dataset (.h5) with ground-truth sequence models.
+    classification : str
+        The model's metrics.json (its test AUROC is copied into the table).
+    out_metrics : str
+        TSV to write: one row per correction state.
+    out_angles : str
+        TSV to write: one row per sequence.
+    out_model : str or None
+        TSV to write: one row for the model (angle statistics, metrics raw and corrected, AUROC).
+    labels : list of str or None
+        Identifying columns, as NAME=VALUE.
+    thresholds : list of float or None
+        Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+    """
+    maps = io.load_attributions(attributions)
+    with open(classification) as handle:
+        training = json.load(handle)
+    columns = {**parse_labels(labels or []), "method": maps["params"]["method"]}
+    thresholds = thresholds or ANGLE_THRESHOLDS
+    truth = ground_truth_of(maps, data)
+    metrics = interpretability_table(maps["raw"], maps["corrected"], maps["x"], truth, columns)
+    metrics["classification_auroc"] = training["test_auroc"]
+    write_table(metrics, out_metrics)
+    write_table(angle_table(maps["raw"], maps["indices"], columns, thresholds), out_angles)
+    if out_model is not None:
+        setting = {key: training.get(key) for key in STUDIED_OPTIONS}
+        row = model_row(maps["raw"], maps["corrected"], maps["x"], truth, {**columns, **setting}, thresholds)
+        row.insert(len(columns) + len(setting), "classification_auroc", training["test_auroc"])
+        write_table(row, out_model)
+
+
+def parse_labels(pairs: Sequence[str]) -> dict[str, str]:
+    """``['architecture=cnn_deep', 'seed=3']`` → ``{'architecture': 'cnn_deep', 'seed': '3'}``."""
+    labels = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise ValueError(f"a label must be NAME=VALUE; got {pair!r}")
+        labels[name] = value
+    return labels
+
+
+def collect_tables(tables: list[str], out: str) -> None:
+    """Concatenate tidy TSV tables that have the same columns.
+
+    Parameters
+    ----------
+    tables : list of str
+        TSV files to concatenate, in order.
+    out : str
+        TSV to write.
+    """
+    frames = [pd.read_csv(path, sep="\t") for path in tables]
+    columns = list(frames[0].columns)
+    for path, frame in zip(tables, frames):
+        if list(frame.columns) != columns:
+            raise ValueError(f"{path} has columns {list(frame.columns)}, expected {columns}")
+    write_table(pd.concat(frames, ignore_index=True), out)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a tidy TSV atomically (6 significant digits)."""
+    with io.atomic_output(path) as temporary:
+        table.to_csv(temporary, sep="\t", index=False, float_format="%.6g")
+
+
 def summary_table(
-    metrics: pd.DataFrame, group_by: Sequence[str] = ("model", "activation", "method")
+    metrics: pd.DataFrame, group_by: Sequence[str] = ("architecture", "activation", "method")
 ) -> pd.DataFrame:
     """Before/after summary per group: mean ± sd, mean paired difference and a Wilcoxon signed-rank test.
 
@@ -134,7 +283,100 @@ def summary_table(
     return pd.DataFrame(rows)
 
 
+def summarize_file(metrics: str, out: str) -> None:
+    """Before/after summary of a tidy metrics table (:func:`summary_table`).
+
+    Parameters
+    ----------
+    metrics : str
+        Tidy metrics TSV (from ``collect``).
+    out : str
+        TSV to write.
+    """
+    write_table(summary_table(pd.read_csv(metrics, sep="\t")), out)
+
+
 def _wilcoxon(difference: np.ndarray) -> float:
     if len(difference) < 2 or np.all(difference == 0):
         return float("nan")
     return float(wilcoxon(difference).pvalue)
+
+
+def patch_start(information: np.ndarray, width: int, margin: int = 10) -> int:
+    """Start of a ``width``-position patch that shows a sequence's first motif ``margin`` positions in.
+
+    Parameters
+    ----------
+    information : numpy.ndarray
+        ``(L,)`` information content of one sequence's ground truth (bits).
+    width, margin : int
+        Patch width and how far before the first motif position it starts (clipped to the sequence).
+
+    Returns
+    -------
+    int
+        ``start`` with ``0 <= start <= L - width`` (0 without motif positions).
+    """
+    length = len(information)
+    if not 1 <= width <= length:
+        raise ValueError(f"patch width must be in [1, {length}]; got {width}")
+    motif = np.flatnonzero(motif_positions(information))
+    first = motif[0] if len(motif) else margin
+    return int(np.clip(first - margin, 0, length - width))
+
+
+def peak_start(scores: np.ndarray, width: int) -> int:
+    """Start of a ``width``-position patch centred on the largest ``|score|`` of a ``(L,)`` track,
+    clipped to the sequence."""
+    length = len(scores)
+    if not 1 <= width <= length:
+        raise ValueError(f"patch width must be in [1, {length}]; got {width}")
+    return int(np.clip(int(np.argmax(np.abs(scores))) - width // 2, 0, length - width))
+
+
+@dataclass(frozen=True)
+class PositionData:
+    """Per-position values pooled over attribution files, for positions with a non-zero gradient:
+    ``angle`` (degrees), ``improvement`` (cosine gain), ``raw_score`` / ``corrected_score`` (grad×input),
+    ``motif`` / ``background`` masks; ``zero_gradients`` counts the positions left out."""
+
+    angle: np.ndarray
+    improvement: np.ndarray
+    raw_score: np.ndarray
+    corrected_score: np.ndarray
+    motif: np.ndarray
+    background: np.ndarray
+    zero_gradients: int
+
+
+def pooled_positions(attribution_files: Sequence[str], data: str) -> PositionData:
+    """Pool every position of several attribution files (e.g. all seeds of one model).
+
+    Motif positions are those with any information (> :data:`~simplexgrad.metrics.BACKGROUND_INFORMATION`),
+    background positions those without, as for the paper's Fig 3c/3d. Positions whose raw gradient is
+    exactly zero have no angle and are left out.
+    """
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in PositionData.__dataclass_fields__}
+    zero_gradients = 0
+    for path in attribution_files:
+        maps = io.load_attributions(path)
+        truth = ground_truth_of(maps, data)
+        raw, corrected, x = maps["raw"], maps["corrected"], maps["x"]
+        angle = simplex_angle(raw, zero=np.nan)
+        keep = ~np.isnan(angle)
+        zero_gradients += int((~keep).sum())
+        information = information_content(truth)
+        values = {
+            "angle": angle,
+            "improvement": positionwise_improvement(raw, corrected, truth),
+            "raw_score": grad_times_input(raw, x),
+            "corrected_score": grad_times_input(corrected, x),
+            "motif": motif_positions(information, BACKGROUND_INFORMATION),
+            "background": background_positions(information),
+        }
+        for name, value in values.items():
+            parts[name].append(value[keep])
+    del parts["zero_gradients"]
+    return PositionData(
+        **{name: np.concatenate(v) for name, v in parts.items()}, zero_gradients=zero_gradients
+    )

@@ -24,6 +24,7 @@ __all__ = [
     "filter_windows",
     "one_hot_windows",
     "one_hot_encode",
+    "prepare_genome",
 ]
 
 NARROWPEAK_COLUMNS = (
@@ -252,3 +253,24 @@ def one_hot_windows(windows: pd.DataFrame, fasta_path: str | os.PathLike) -> np.
             starts = windows["start"].to_numpy()[rows]
             codes[positions[rows]] = chromosome[starts[:, None] + offsets]
     return one_hot_encode(codes)
+
+
+def prepare_genome(fasta_gz: str, out: str) -> None:
+    """Decompress a gzipped FASTA and index it: writes ``out`` and ``out.fai``, each atomically.
+
+    Parameters
+    ----------
+    fasta_gz : str
+        Genome FASTA (.fa.gz).
+    out : str
+        Plain FASTA to write; its index goes to OUT.fai.
+    """
+    import pyfaidx
+
+    from simplexgrad.download import decompress_gzip
+    from simplexgrad.io import atomic_output
+
+    decompress_gzip(fasta_gz, out)
+    with atomic_output(f"{out}.fai") as temporary:
+        temporary.unlink()  # pyfaidx would otherwise trust the empty placeholder as an index
+        pyfaidx.Faidx(out, indexname=str(temporary)).close()

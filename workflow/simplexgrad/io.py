@@ -1,15 +1,22 @@
-"""Reading and writing the data contracts (DESIGN §3), always atomically.
+"""Reading and writing the data contracts, always atomically, with clear errors for bad files.
+
+Dataset files are HDF5 with ``x_<split>`` (N, L, A) one-hot and ``y_<split>`` (N, C) labels for the splits
+train / valid / test, plus ``model_<split>`` (N, L, A) ground-truth probabilities for synthetic data.
+Attribution files are ``.npz`` with ``raw``, ``corrected``, ``x`` (N, L, A), ``indices`` (N,) and ``params``.
 
 A file is written under a temporary name in its destination folder and renamed into place only when
-complete, so a failure never leaves a partial output behind.
+complete, so a failure (or a SIGTERM, see :mod:`simplexgrad.cli`) never leaves a partial output behind;
+partial files left by a killed process are removed by the next write of the same output.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from simplexgrad._arrays import as_sequences
+from simplexgrad._arrays import as_sequences, check_finite, check_one_hot
 
 __all__ = [
     "SPLITS",
@@ -25,6 +32,7 @@ __all__ = [
     "atomic_output",
     "create_reproducible_h5",
     "split_rows",
+    "select_rows",
     "write_dataset_file",
     "load_split",
     "save_attributions",
@@ -32,6 +40,9 @@ __all__ = [
 ]
 
 SPLITS = ("train", "valid", "test")
+ATTRIBUTION_KEYS = ("raw", "corrected", "x", "indices", "params")
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -39,10 +50,11 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
     destination = Path(path)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{destination.name}.partial."
+    for stale in destination.parent.glob(f"{glob_escape(prefix)}*"):  # left by a killed process
+        stale.unlink(missing_ok=True)
     # Keep the destination's suffix: some writers (Keras) insist on it.
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.partial.", suffix=destination.suffix, dir=destination.parent
-    )
+    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=destination.suffix, dir=destination.parent)
     os.close(handle)
     temporary_path = Path(temporary)
     umask = os.umask(0)
@@ -54,6 +66,12 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         temporary_path.unlink(missing_ok=True)
         raise
+    log.info("wrote %s", destination)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob metacharacters escaped."""
+    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
 
 
 def create_reproducible_h5(path: str | os.PathLike) -> h5py.File:
@@ -72,11 +90,18 @@ def split_rows(order: np.ndarray, fractions: Sequence[float]) -> dict[str, np.nd
         raise ValueError(f"split fractions must be three non-negative numbers summing to 1; got {fractions}")
     n_train = int(round(fractions[0] * len(order)))
     n_valid = int(round(fractions[1] * len(order)))
-    return {
+    rows = {
         "train": order[:n_train],
         "valid": order[n_train : n_train + n_valid],
         "test": order[n_train + n_valid :],
     }
+    empty = [name for name, fraction in zip(rows, fractions) if fraction > 0 and len(rows[name]) == 0]
+    if empty:
+        raise ValueError(
+            f"{len(order)} rows give an empty {' and '.join(empty)} split with fractions {list(fractions)}; "
+            "use more sequences"
+        )
+    return rows
 
 
 def write_dataset_file(
@@ -84,7 +109,7 @@ def write_dataset_file(
     splits: Mapping[str, Mapping[str, np.ndarray]],
     attributes: Mapping[str, object],
 ) -> None:
-    """Write a dataset file (DESIGN §3) atomically and byte-reproducibly.
+    """Write a dataset file (see the module docstring) atomically and byte-reproducibly.
 
     ``splits[split][key]`` becomes the gzip-compressed dataset ``{key}_{split}`` (e.g. ``x_train``);
     ``attributes`` become file attributes, lists and dicts as JSON.
@@ -107,40 +132,94 @@ def write_dataset_file(
 @dataclass(frozen=True)
 class Split:
     """One split of a dataset file: ``x`` (N, L, 4) float32, ``y`` (N, 1) float32 and, for synthetic
-    data, the ground-truth sequence model ``model_probs`` (N, L, 4)."""
+    data, the ground-truth sequence model ``ground_truth_probs`` (N, L, 4)."""
 
     x: np.ndarray
     y: np.ndarray
-    model_probs: np.ndarray | None
+    ground_truth_probs: np.ndarray | None
 
 
 def load_split(path: str | os.PathLike, split: str, alphabet_size: int = 4) -> Split:
     """Load one split (``'train'``, ``'valid'`` or ``'test'``) of a dataset HDF5 file.
 
-    ``x`` must be ``(N, L, alphabet_size)`` (channels last, ACGT for DNA).
+    ``x`` must be one-hot ``(N, L, alphabet_size)`` (channels last, ACGT for DNA) with N >= 1, ``y`` must
+    hold N rows of finite labels.
 
     Raises
     ------
     ValueError
-        For an unknown split, missing keys or arrays that break the contract.
+        Naming the file and key: not an HDF5 file, an unknown split, missing keys, or arrays that break
+        the contract (layout, NaN, not one-hot, length mismatch, empty split).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
-    with h5py.File(path, "r") as handle:
+    with open_hdf5(path) as handle:
         for key in (f"x_{split}", f"y_{split}"):
             if key not in handle:
                 raise ValueError(f"{path}: dataset file has no {key!r} (keys: {sorted(handle)})")
         x = as_sequences(handle[f"x_{split}"][()], f"{path}:x_{split}", alphabet_size)
-        y = np.asarray(handle[f"y_{split}"][()], dtype=np.float32).reshape(len(x), -1)
+        y = np.asarray(handle[f"y_{split}"][()], dtype=np.float32)
         model_key = f"model_{split}"
-        model_probs = (
+        ground_truth_probs = (
             as_sequences(handle[model_key][()], f"{path}:{model_key}", alphabet_size)
             if model_key in handle
             else None
         )
-    if model_probs is not None and model_probs.shape != x.shape:
-        raise ValueError(f"{path}: model_{split} has shape {model_probs.shape}, x_{split} has {x.shape}")
-    return Split(x=x, y=y, model_probs=model_probs)
+    if len(y) != len(x):
+        raise ValueError(f"{path}: y_{split} has {len(y)} rows but x_{split} has {len(x)}")
+    check_one_hot(x, f"{path}:x_{split}")
+    y = y.reshape(len(x), -1)
+    check_finite(y, f"{path}:y_{split}")
+    if ground_truth_probs is not None and ground_truth_probs.shape != x.shape:
+        raise ValueError(
+            f"{path}: model_{split} has shape {ground_truth_probs.shape}, x_{split} has {x.shape}"
+        )
+    log.info("read %s:%s (%d sequences of %d positions)", path, split, len(x), x.shape[1])
+    return Split(x=x, y=y, ground_truth_probs=ground_truth_probs)
+
+
+def open_hdf5(path: str | os.PathLike, mode: str = "r") -> h5py.File:
+    """``h5py.File(path, mode)`` with one clear error for a missing or non-HDF5 file."""
+    if mode == "r" and not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        return h5py.File(path, mode)
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+
+
+def select_rows(
+    y: np.ndarray,
+    positives_only: bool = False,
+    num_seqs: int | None = None,
+    class_index: int = 0,
+    source: str = "the split",
+) -> np.ndarray:
+    """Row indices of a split: optionally only those labelled 1 in ``class_index``, then the first
+    ``num_seqs``.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(N, C)`` labels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` int64 indices, n >= 1.
+    """
+    if not 0 <= class_index < y.shape[1]:
+        raise ValueError(f"class_index must be in [0, {y.shape[1]}); got {class_index}")
+    indices = np.arange(len(y))
+    if positives_only:
+        indices = indices[y[:, class_index] == 1]
+    if num_seqs is not None:
+        if num_seqs < 1:
+            raise ValueError(f"num_seqs must be >= 1; got {num_seqs}")
+        indices = indices[:num_seqs]
+    if len(indices) == 0:
+        raise ValueError(f"no sequences selected from {source}")
+    return indices
 
 
 def save_attributions(
@@ -165,8 +244,24 @@ def save_attributions(
 
 
 def load_attributions(path: str | os.PathLike) -> dict:
-    """Read an attribution file written by :func:`save_attributions`; ``params`` is returned as a dict."""
-    with np.load(path) as archive:
-        contents = {key: archive[key] for key in archive.files}
+    """Read an attribution file written by :func:`save_attributions`; ``params`` is returned as a dict.
+
+    Raises
+    ------
+    ValueError
+        Naming the file: not a complete ``.npz`` archive, missing keys, or maps that are not ``(N, L, A)``.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        with np.load(path) as archive:
+            contents = {key: archive[key] for key in archive.files}
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise ValueError(f"{path}: not a complete .npz attribution file ({error})") from None
+    missing = [key for key in ATTRIBUTION_KEYS if key not in contents]
+    if missing:
+        raise ValueError(f"{path}: attribution file lacks {missing} (has {sorted(contents)})")
+    for key in ("raw", "corrected", "x"):
+        as_sequences(contents[key], f"{path}:{key}", dtype=None)
     contents["params"] = json.loads(str(contents["params"]))
     return contents

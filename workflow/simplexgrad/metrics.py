@@ -7,33 +7,45 @@ positive or negative positions, a zero vector in a cosine) are NaN, never a sile
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
 from simplexgrad._arrays import as_sequences, same_shape
+from simplexgrad.correction import correct, simplex_angle
 
 __all__ = [
+    "MOTIF_INFORMATION",
+    "BACKGROUND_INFORMATION",
     "information_content",
+    "motif_positions",
+    "background_positions",
     "grad_times_input",
     "cosine_similarity",
     "auroc_per_row",
     "aupr_per_row",
     "interpretability_auc",
     "positionwise_improvement",
-    "ensemble_difference",
-    "difference_reduction_by_angle",
+    "ensemble_average",
+    "ensemble_difference_by_angle",
 ]
 
+# Information content (bits) above which a position is a motif position for AUROC/AUPR labels (paper).
+MOTIF_INFORMATION = 0.1
+# At or below this information content (bits) a position is background: the uniform 1/A model.
+BACKGROUND_INFORMATION = 1e-6
 
-def information_content(model_probs: np.ndarray) -> np.ndarray:
+
+def information_content(ground_truth_probs: np.ndarray) -> np.ndarray:
     """Information content of each position of a sequence model, in bits.
 
     ``I_i = log2(A) + sum_a M_ia log2 M_ia`` with ``0 log 0 = 0``.
 
     Parameters
     ----------
-    model_probs : numpy.ndarray
+    ground_truth_probs : numpy.ndarray
         ``(N, L, A)`` probabilities; each row sums to 1.
 
     Returns
@@ -41,9 +53,24 @@ def information_content(model_probs: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(N, L)`` float64 in ``[0, log2(A)]``.
     """
-    model_probs = as_sequences(model_probs, "model_probs", dtype=np.float64)
-    safe = np.where(model_probs > 0, model_probs, 1.0)
-    return np.log2(model_probs.shape[2]) + np.sum(model_probs * np.log2(safe), axis=2)
+    ground_truth_probs = as_sequences(ground_truth_probs, "ground_truth_probs", dtype=np.float64)
+    safe = np.where(ground_truth_probs > 0, ground_truth_probs, 1.0)
+    return np.log2(ground_truth_probs.shape[2]) + np.sum(ground_truth_probs * np.log2(safe), axis=2)
+
+
+def motif_positions(information: np.ndarray, threshold: float = MOTIF_INFORMATION) -> np.ndarray:
+    """Boolean mask of motif positions: information content above ``threshold`` bits.
+
+    ``threshold`` is :data:`MOTIF_INFORMATION` for the AUROC/AUPR labels; the angle figures (Fig 3c) count
+    every informative position, ``threshold=BACKGROUND_INFORMATION``.
+    """
+    return np.asarray(information) > threshold
+
+
+def background_positions(information: np.ndarray) -> np.ndarray:
+    """Boolean mask of background positions: information content 0 (within
+    :data:`BACKGROUND_INFORMATION`)."""
+    return np.asarray(information) <= BACKGROUND_INFORMATION
 
 
 def grad_times_input(attributions: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -65,12 +92,12 @@ def grad_times_input(attributions: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.sum(attributions * x, axis=2)
 
 
-def cosine_similarity(attributions: np.ndarray, model_probs: np.ndarray) -> np.ndarray:
+def cosine_similarity(attributions: np.ndarray, ground_truth_probs: np.ndarray) -> np.ndarray:
     """Per-sequence cosine similarity between a whole map and the centred ground truth ``M - 1/A``.
 
     Parameters
     ----------
-    attributions, model_probs : numpy.ndarray
+    attributions, ground_truth_probs : numpy.ndarray
         ``(N, L, A)`` each.
 
     Returns
@@ -79,10 +106,12 @@ def cosine_similarity(attributions: np.ndarray, model_probs: np.ndarray) -> np.n
         ``(N,)`` float64 in ``[-1, 1]``; NaN where either vector is zero.
     """
     attributions = as_sequences(attributions, "attributions", dtype=np.float64)
-    model_probs = as_sequences(model_probs, "model_probs", dtype=np.float64)
-    same_shape(attributions, "attributions", model_probs=model_probs)
+    ground_truth_probs = as_sequences(ground_truth_probs, "ground_truth_probs", dtype=np.float64)
+    same_shape(attributions, "attributions", ground_truth_probs=ground_truth_probs)
     n = len(attributions)
-    return _cosine(attributions.reshape(n, -1), (model_probs - 1.0 / model_probs.shape[2]).reshape(n, -1))
+    return _cosine(
+        attributions.reshape(n, -1), (ground_truth_probs - 1.0 / ground_truth_probs.shape[2]).reshape(n, -1)
+    )
 
 
 def auroc_per_row(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -166,23 +195,20 @@ def aupr_per_row(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray)
 def interpretability_auc(
     attributions: np.ndarray,
     x: np.ndarray,
-    model_probs: np.ndarray,
-    threshold: float = 0.1,
-    background_tolerance: float = 1e-6,
+    ground_truth_probs: np.ndarray,
+    threshold: float = MOTIF_INFORMATION,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sequence AUROC and AUPR of grad-times-input against ground-truth motif positions.
 
-    Positives are positions with information content ``> threshold`` bits; negatives are background
-    positions (information content 0, within ``background_tolerance``); other positions are left out.
+    Positives are positions with information content ``> threshold`` bits (:func:`motif_positions`);
+    negatives are background positions (:func:`background_positions`); other positions are left out.
 
     Parameters
     ----------
-    attributions, x, model_probs : numpy.ndarray
+    attributions, x, ground_truth_probs : numpy.ndarray
         ``(N, L, A)`` each.
     threshold : float
         Information (bits) above which a position is a motif position.
-    background_tolerance : float
-        Information (bits) at or below which a position is background.
 
     Returns
     -------
@@ -190,24 +216,27 @@ def interpretability_auc(
         ``(auroc, aupr)``, each ``(N,)``; NaN for sequences without motif or background positions.
     """
     scores = grad_times_input(attributions, x)
-    info = information_content(model_probs)
+    info = information_content(ground_truth_probs)
     if info.shape != scores.shape:
         raise ValueError(
-            f"model_probs must have the shape of attributions {attributions.shape}; got {model_probs.shape}"
+            f"ground_truth_probs must have the shape of attributions {attributions.shape}; "
+            f"got {ground_truth_probs.shape}"
         )
-    positive = info > threshold
-    negative = info <= background_tolerance
+    positive = motif_positions(info, threshold)
+    negative = background_positions(info)
     return auroc_per_row(scores, positive, negative), aupr_per_row(scores, positive, negative)
 
 
-def positionwise_improvement(raw: np.ndarray, corrected: np.ndarray, model_probs: np.ndarray) -> np.ndarray:
+def positionwise_improvement(
+    raw: np.ndarray, corrected: np.ndarray, ground_truth_probs: np.ndarray
+) -> np.ndarray:
     """Per-position gain in cosine similarity to the ground truth from the correction.
 
     ``cos(corrected_i, M_i - 1/A) - cos(raw_i, M_i - 1/A)``, cosines over the ``A`` values of a position.
 
     Parameters
     ----------
-    raw, corrected, model_probs : numpy.ndarray
+    raw, corrected, ground_truth_probs : numpy.ndarray
         ``(N, L, A)`` each.
 
     Returns
@@ -217,88 +246,100 @@ def positionwise_improvement(raw: np.ndarray, corrected: np.ndarray, model_probs
     """
     raw = as_sequences(raw, "raw", dtype=np.float64)
     corrected = as_sequences(corrected, "corrected", dtype=np.float64)
-    model_probs = as_sequences(model_probs, "model_probs", dtype=np.float64)
-    same_shape(raw, "raw", corrected=corrected, model_probs=model_probs)
-    truth = model_probs - 1.0 / model_probs.shape[2]
+    ground_truth_probs = as_sequences(ground_truth_probs, "ground_truth_probs", dtype=np.float64)
+    same_shape(raw, "raw", corrected=corrected, ground_truth_probs=ground_truth_probs)
+    truth = ground_truth_probs - 1.0 / ground_truth_probs.shape[2]
     return _cosine(corrected, truth) - _cosine(raw, truth)
 
 
-def ensemble_difference(maps: np.ndarray, ensemble_mean: np.ndarray) -> np.ndarray:
-    """Per-position Euclidean distance between attribution maps and an ensemble-average map.
-
-    Parameters
-    ----------
-    maps : numpy.ndarray
-        ``(N, L, A)`` maps of one model, or ``(M, N, L, A)`` for M models.
-    ensemble_mean : numpy.ndarray
-        ``(N, L, A)`` ensemble-average map.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``maps.shape[:-1]``: ``||s_i - sbar_i||_2`` per position.
-    """
-    ensemble_mean = as_sequences(ensemble_mean, "ensemble_mean", dtype=np.float64)
-    maps = np.asarray(maps, dtype=np.float64)
-    if maps.shape[-3:] != ensemble_mean.shape or maps.ndim not in (3, 4):
-        raise ValueError(
-            f"maps must have shape (N, L, A) or (M, N, L, A) with (N, L, A) = {ensemble_mean.shape}; "
-            f"got shape {maps.shape}"
-        )
-    return np.linalg.norm(maps - ensemble_mean, axis=-1)
-
-
-def difference_reduction_by_angle(
-    raw_difference: np.ndarray,
-    corrected_difference: np.ndarray,
-    angles: np.ndarray,
-    bin_width: float = 5.0,
+def ensemble_difference_by_angle(
+    member_maps: Iterable[np.ndarray] | np.ndarray,
+    bins: np.ndarray | None = None,
+    ensemble_mean: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Percentage reduction of the ensemble difference by the correction, binned by angle.
+    """How far each member's map lies from the ensemble's, before and after correction, by angle.
 
-    Per position, ``100 (d_raw - d_corr) / d_raw``; positions with ``d_raw = 0`` are left out. Bins cover
-    ``[-90, 90]`` degrees.
+    The authors' statistic (their ``geomath.dispersion``): with ``s_hat`` the mean of the members' *raw*
+    maps, per member k and position ``d_raw = |s_k - s_hat|`` and ``d_corr = |correct(s_k) - s_hat|``
+    (Euclidean over the alphabet), binned by the member's raw angle; per bin the reduction is
+    ``100 (mean d_raw - mean d_corr) / mean d_raw``, a ratio of bin means. The reference stays raw on
+    purpose: against ``correct(s_hat)`` the distance could only shrink (a projection never lengthens a
+    difference), whatever the models learned. Positions whose gradient is zero have no angle and are left
+    out (``zero_gradient_positions`` counts them).
 
     Parameters
     ----------
-    raw_difference, corrected_difference, angles : numpy.ndarray
-        Same shape, e.g. ``(N, L)``: distances before and after correction, and the raw gradient's angle.
-    bin_width : float
-        Width of the angle bins in degrees; must divide 180.
+    member_maps : numpy.ndarray or iterable of numpy.ndarray
+        Raw maps ``(K, N, L, A)``, or an iterable (re-iterable, e.g. a list of file-backed arrays) of K
+        ``(N, L, A)`` maps; members are streamed, so at most two ``(N, L, A)`` arrays are held at once
+        besides the mean.
+    bins : numpy.ndarray or None
+        Angle bin edges in degrees; default ``numpy.arange(-90, 91, 5)``. An angle of exactly 90 falls in
+        the last bin.
+    ensemble_mean : numpy.ndarray or None
+        ``s_hat`` if already computed (``(N, L, A)``); by default the mean of ``member_maps``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per non-empty bin: ``angle_low``, ``angle_high``, ``angle_center``,
-        ``reduction_percent`` (mean over positions), ``positions``.
+        One row per bin: ``bin_low``, ``bin_high``, ``positions``, ``raw_l2`` and ``corrected_l2`` (mean
+        distances), ``reduction_percent`` (NaN for an empty bin), plus ``zero_gradient_positions`` (the
+        same in every row).
     """
-    raw_difference = np.asarray(raw_difference, dtype=np.float64)
-    corrected_difference = np.asarray(corrected_difference, dtype=np.float64)
-    angles = np.asarray(angles, dtype=np.float64)
-    if not raw_difference.shape == corrected_difference.shape == angles.shape:
-        raise ValueError(
-            "raw_difference, corrected_difference and angles must have one shape; got "
-            f"{raw_difference.shape}, {corrected_difference.shape}, {angles.shape}"
-        )
-    bins = 180.0 / bin_width
-    if bin_width <= 0 or abs(bins - round(bins)) > 1e-9:
-        raise ValueError(f"bin_width must be a positive divisor of 180; got {bin_width}")
-    keep = raw_difference > 0
-    reduction = 100.0 * (raw_difference[keep] - corrected_difference[keep]) / raw_difference[keep]
-    edges = np.linspace(-90.0, 90.0, int(round(bins)) + 1)
-    index = np.clip(np.digitize(angles[keep], edges) - 1, 0, len(edges) - 2)
-    counts = np.bincount(index, minlength=len(edges) - 1)
-    sums = np.bincount(index, weights=reduction, minlength=len(edges) - 1)
-    present = counts > 0
+    edges = np.arange(-90.0, 91.0, 5.0) if bins is None else np.asarray(bins, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"bins must be increasing angle edges; got {edges}")
+    if ensemble_mean is None:
+        ensemble_mean = ensemble_average(member_maps)
+    ensemble_mean = as_sequences(ensemble_mean, "ensemble_mean", dtype=np.float64)
+    counts = np.zeros(len(edges) - 1)
+    raw_sums = np.zeros(len(edges) - 1)
+    corrected_sums = np.zeros(len(edges) - 1)
+    zero_positions = 0
+    for member in member_maps:
+        member = as_sequences(member, "member map", dtype=np.float64)
+        same_shape(ensemble_mean, "ensemble_mean", member=member)
+        angles = simplex_angle(member, zero=np.nan)
+        has_angle = ~np.isnan(angles)
+        zero_positions += int((~has_angle).sum())
+        index = np.clip(np.searchsorted(edges, angles[has_angle], side="right") - 1, 0, len(edges) - 2)
+        inside = (angles[has_angle] >= edges[0]) & (angles[has_angle] <= edges[-1])
+        index = index[inside]
+        raw = np.linalg.norm(member - ensemble_mean, axis=-1)[has_angle][inside]
+        corrected = np.linalg.norm(correct(member) - ensemble_mean, axis=-1)[has_angle][inside]
+        counts += np.bincount(index, minlength=len(counts))
+        raw_sums += np.bincount(index, weights=raw, minlength=len(counts))
+        corrected_sums += np.bincount(index, weights=corrected, minlength=len(counts))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw_mean = np.where(counts > 0, raw_sums / counts, np.nan)
+        corrected_mean = np.where(counts > 0, corrected_sums / counts, np.nan)
+        reduction = 100.0 * (raw_mean - corrected_mean) / raw_mean
     return pd.DataFrame(
         {
-            "angle_low": edges[:-1][present],
-            "angle_high": edges[1:][present],
-            "angle_center": ((edges[:-1] + edges[1:]) / 2.0)[present],
-            "reduction_percent": sums[present] / counts[present],
-            "positions": counts[present],
+            "bin_low": edges[:-1],
+            "bin_high": edges[1:],
+            "positions": counts.astype(np.int64),
+            "raw_l2": raw_mean,
+            "corrected_l2": corrected_mean,
+            "reduction_percent": reduction,
+            "zero_gradient_positions": zero_positions,
         }
     )
+
+
+def ensemble_average(member_maps: Iterable[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Mean of K member maps ``(N, L, A)`` (an array ``(K, N, L, A)`` or an iterable), float64, streamed."""
+    total, count = None, 0
+    for member in member_maps:
+        member = as_sequences(member, "member map", dtype=np.float64)
+        if total is None:
+            total = np.zeros_like(member)
+        same_shape(total, "the first member map", member=member)
+        total += member
+        count += 1
+    if count == 0:
+        raise ValueError("an ensemble needs at least one member map")
+    return total / count
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

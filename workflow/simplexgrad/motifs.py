@@ -6,6 +6,7 @@ their column total); its reverse complement is ``pwm[::-1, ::-1]``.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ __all__ = [
     "reverse_complement",
     "load_motifs",
     "core_and_background_pools",
+    "read_motif_ids",
     "available_releases",
 ]
 
@@ -119,8 +121,20 @@ def load_motifs(matrix_ids: Sequence[str], release: str = "JASPAR2016") -> list[
     return motifs
 
 
+def read_motif_ids(path: str | os.PathLike) -> list[str]:
+    """Matrix IDs from the first column of a TSV with a header (e.g. ``matrix_id<TAB>name``)."""
+    import pandas as pd
+
+    table = pd.read_csv(path, sep="\t", dtype=str)
+    ids = table.iloc[:, 0].str.strip().tolist() if len(table.columns) else []
+    if not ids:
+        raise ValueError(f"{path}: no matrix IDs (expected a header line and one ID per row)")
+    return ids
+
+
 def core_and_background_pools(
     core_ids: Sequence[str] = CORE_MOTIFS,
+    background_ids: Sequence[str] | None = None,
     num_background: int = 50,
     release: str = "JASPAR2016",
     seed: int = 0,
@@ -128,17 +142,25 @@ def core_and_background_pools(
     """The two motif pools of the billboard generator.
 
     The core pool is the core motifs in both orientations. The background pool is the core pool plus
-    ``num_background`` other CORE vertebrate motifs in both orientations, drawn without replacement with
-    ``seed`` from the release's motifs sorted by ID, leaving out every motif that shares a name with a
-    core motif (e.g. an older SP1 matrix).
+    other CORE vertebrate motifs in both orientations: ``background_ids`` when given (the published
+    generator's 50 are in ``resources/published_background_motifs.tsv``), otherwise ``num_background``
+    drawn without replacement with ``seed`` from the release's motifs sorted by ID, leaving out every
+    motif that shares a name with a core motif (e.g. an older SP1 matrix).
 
     Returns
     -------
     tuple of list of Motif
-        ``(core, background)`` with ``2 * len(core_ids)`` and ``2 * (len(core_ids) + num_background)``
-        motifs.
+        ``(core, background)`` with ``2 * len(core_ids)`` and ``2 * (len(core_ids) + B)`` motifs, B the
+        number of background IDs.
     """
     core = load_motifs(core_ids, release)
+    if background_ids is not None:
+        overlap = sorted(set(background_ids) & set(core_ids))
+        if overlap or len(set(background_ids)) != len(background_ids):
+            raise ValueError(
+                f"background IDs must be distinct and not core motifs; got {overlap or 'repeats'}"
+            )
+        return core, core + load_motifs(background_ids, release)
     if num_background < 0:
         raise ValueError(f"num_background must be >= 0; got {num_background}")
     database = _database(release)

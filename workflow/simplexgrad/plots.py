@@ -1,4 +1,9 @@
-"""The paper's figures as functions of tidy tables and arrays; each returns a matplotlib Figure."""
+"""Drawing the study's figures from tidy tables and arrays; each function returns a matplotlib Figure.
+
+A function carries its figure's name (``fig3a_patch`` is the file stem, the rule's figure, the
+``simplexgrad figure`` subcommand and this function); :mod:`simplexgrad.figures` reads the inputs.
+Nothing here computes attributions or statistics beyond what is drawn.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,15 @@ from simplexgrad.io import atomic_output  # noqa: E402
 
 __all__ = [
     "save_figure",
-    "classification_vs_interpretability",
-    "correction_scatter",
-    "sequence_patch",
-    "motif_angles",
-    "background_angles",
-    "large_angle_histograms",
+    "model_label",
+    "fig2_interpretability",
+    "fig2_correction",
+    "fig3a_patch",
+    "fig3c_motif_angles",
+    "fig3d_background_angles",
+    "fig4a_large_angles",
+    "model_angles",
+    "modisco_recovery",
 ]
 
 METRIC_NAMES = {"cosine": "cosine similarity", "auroc": "AUROC", "aupr": "AUPR"}
@@ -39,25 +47,22 @@ def save_figure(figure: plt.Figure, pdf: str | os.PathLike, png: str | os.PathLi
     plt.close(figure)
 
 
-def _model_labels(table: pd.DataFrame) -> pd.Series:
-    short = {"exponential": "exp", "relu": "relu"}
-    return (
-        table["model"].str.replace("_", "-").str.replace("cnn", "CNN")
-        + "-"
-        + table["activation"].map(short).fillna(table["activation"])
-    )
+def model_label(architecture: str, activation: str) -> str:
+    """The paper's model names: ``('cnn_deep', 'exponential')`` → ``'CNN-deep-exp'``."""
+    short = {"exponential": "exp"}.get(activation, activation)
+    return f"{architecture.replace('cnn_', 'CNN-')}-{short}"
 
 
 def _method_rows(metrics: pd.DataFrame, method: str) -> pd.DataFrame:
     rows = metrics[metrics["method"] == method].copy()
     if rows.empty:
-        raise ValueError(f"no rows for method {method!r} in the metrics table")
-    rows["model_name"] = _model_labels(rows)
+        raise ValueError(f"no rows for method {method!r} in the table")
+    rows["model_name"] = [model_label(a, b) for a, b in zip(rows["architecture"], rows["activation"])]
     return rows.sort_values(["model_name", "seed"])
 
 
-def classification_vs_interpretability(metrics: pd.DataFrame, method: str = "saliency") -> plt.Figure:
-    """Fig 2a-c: classification AUROC against each interpretability metric of the raw maps, per model."""
+def fig2_interpretability(metrics: pd.DataFrame, method: str = "saliency") -> plt.Figure:
+    """Fig 2a-c: classification AUROC (x) against each interpretability metric of the raw maps (y)."""
     rows = _method_rows(metrics, method)
     rows = rows[~rows["corrected"].astype(bool)]
     figure, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.8))
@@ -73,7 +78,7 @@ def classification_vs_interpretability(metrics: pd.DataFrame, method: str = "sal
     return figure
 
 
-def correction_scatter(metrics: pd.DataFrame, method: str = "saliency") -> plt.Figure:
+def fig2_correction(metrics: pd.DataFrame, method: str = "saliency") -> plt.Figure:
     """Fig 2d-f / appendix Fig 5: each model's interpretability before (x) and after (y) correction."""
     rows = _method_rows(metrics, method)
     paired = rows.pivot_table(
@@ -95,7 +100,8 @@ def correction_scatter(metrics: pd.DataFrame, method: str = "saliency") -> plt.F
     return figure
 
 
-def _logo(axis, values: np.ndarray, start: int, title: str) -> None:
+def logo_track(axis, values: np.ndarray, start: int, title: str) -> None:
+    """Draw ``(W, 4)`` ACGT values as a sequence logo on ``axis``, positions numbered from ``start``."""
     import logomaker
 
     frame = pd.DataFrame(values, columns=ALPHABET, index=np.arange(start, start + len(values)))
@@ -105,107 +111,190 @@ def _logo(axis, values: np.ndarray, start: int, title: str) -> None:
     axis.tick_params(labelsize=7)
 
 
-def sequence_patch(
+def angle_track(axis, angles: np.ndarray, start: int, width: int) -> None:
+    """Bars of the ``(L,)`` angles over the patch ``[start, start + width)`` (red above 45°, none where the
+    gradient is zero, i.e. NaN); it frames the patch on the x axis, shared with the panels above."""
+    shown = np.nan_to_num(angles[start : start + width])
+    axis.bar(np.arange(start, start + width), shown, color=np.where(np.abs(shown) > 45, "C3", "C0"))
+    axis.axhline(0, color="0.3", lw=0.5)
+    axis.set_ylim(-90, 90)
+    axis.set_xlim(start - 0.5, start + width - 0.5)
+    axis.set_ylabel("angle (°)", fontsize=8)
+    axis.set_xlabel("position")
+
+
+def fig3a_patch(
     x: np.ndarray,
-    model_probs: np.ndarray,
+    ground_truth_probs: np.ndarray,
     raw: np.ndarray,
     corrected: np.ndarray,
     angles: np.ndarray,
     start: int,
     width: int,
+    title: str = "",
 ) -> plt.Figure:
-    """Fig 3a: one sequence patch: ground-truth logo, raw and corrected grad×input logos, angle track.
+    """Fig 3a (App. Fig 6): a sequence patch: ground truth ``M - 1/4``, raw and corrected saliency (all
+    four letters), corrected grad×input, and the angle between each position's gradient and the simplex.
 
     Parameters
     ----------
-    x, model_probs, raw, corrected : numpy.ndarray
+    x, ground_truth_probs, raw, corrected : numpy.ndarray
         ``(L, 4)`` arrays of one sequence.
     angles : numpy.ndarray
-        ``(L,)`` angles of the raw gradient.
+        ``(L,)`` angles of the raw gradient (NaN where it is zero: no bar).
     start, width : int
         The patch ``[start, start + width)``.
     """
     window = slice(start, start + width)
-    information = np.log2(4) + np.sum(
-        model_probs * np.log2(np.where(model_probs > 0, model_probs, 1.0)), axis=1
-    )
-    figure, axes = plt.subplots(4, 1, figsize=(min(0.16 * width + 2, 14), 6.4), sharex=True)
-    _logo(axes[0], (model_probs * information[:, None])[window], start, "ground truth\n(bits)")
-    _logo(axes[1], (raw * x)[window], start, "saliency\n(raw)")
-    _logo(axes[2], (corrected * x)[window], start, "saliency\n(corrected)")
-    limits = np.abs(np.concatenate([(raw * x)[window], (corrected * x)[window]])).max() * 1.05 or 1.0
+    figure, axes = plt.subplots(5, 1, figsize=(min(0.16 * width + 2, 14), 8.0), sharex=True)
+    logo_track(axes[0], (ground_truth_probs - 0.25)[window], start, "ground truth\nM - 0.25")
+    logo_track(axes[1], raw[window], start, "saliency\n(raw)")
+    logo_track(axes[2], corrected[window], start, "saliency\n(corrected)")
+    limit = np.abs(np.concatenate([raw[window], corrected[window]])).max() * 1.05 or 1.0
     for axis in axes[1:3]:
-        axis.set_ylim(-limits, limits)
-    positions = np.arange(start, start + width)
-    axes[3].bar(positions, angles[window], color=np.where(np.abs(angles[window]) > 45, "C3", "C0"))
-    axes[3].axhline(0, color="0.3", lw=0.5)
-    axes[3].set_ylim(-90, 90)
-    axes[3].set_xlim(start - 0.5, start + width - 0.5)  # the axes are shared: this frames every panel
-    axes[3].set_ylabel("angle (°)", fontsize=8)
-    axes[3].set_xlabel("position")
+        axis.set_ylim(-limit, limit)
+    logo_track(axes[3], (corrected * x)[window], start, "grad × input\n(corrected)")
+    angle_track(axes[4], angles, start, width)
+    axes[0].set_title(title, fontsize=9)
     figure.tight_layout()
     return figure
 
 
-def motif_angles(angles: np.ndarray, improvement: np.ndarray, model_name: str) -> plt.Figure:
-    """Fig 3c: angle density at motif positions (top) and cosine improvement vs angle (bottom).
+def angle_axis(axis, ylabel: str) -> None:
+    """An axis with the angle to the simplex on x ([-90, 90] degrees) and a line at y = 0."""
+    axis.axhline(0, color="0.3", lw=0.5)
+    axis.set_xlabel("angle between gradient and simplex (°)")
+    axis.set_ylabel(ylabel)
+    axis.set_xlim(-90, 90)
+
+
+def _angle_density(axis, angles: np.ndarray, color: str, title: str, zero_gradients: int) -> None:
+    sns.histplot(angles, bins=np.arange(-90, 91, 5), stat="density", ax=axis, color=color)
+    spread = f"sd {np.std(angles):.1f}°" if len(angles) else "no angles"
+    axis.set_title(f"{title} ({spread}; {zero_gradients} zero gradients left out)", fontsize=9)
+
+
+def fig3c_motif_angles(
+    angles: np.ndarray, improvement: np.ndarray, title: str, zero_gradients: int = 0
+) -> plt.Figure:
+    """Fig 3c (App. Fig 8): angle density at motif positions (top) and the per-position improvement in
+    cosine similarity from the correction against the angle (bottom).
 
     Parameters
     ----------
     angles, improvement : numpy.ndarray
-        ``(P,)`` values at ground-truth motif positions.
+        ``(P,)`` values at motif positions with a non-zero gradient.
     """
     figure, axes = plt.subplots(2, 1, figsize=(4.8, 6.0), sharex=True)
-    sns.histplot(angles, bins=np.arange(-90, 91, 5), stat="density", ax=axes[0], color="C0")
-    axes[0].set_title(f"{model_name}: motif positions (sd {np.std(angles):.1f}°)")
+    _angle_density(axes[0], angles, "C0", f"{title}: motif positions", zero_gradients)
     axes[1].scatter(angles, improvement, s=3, alpha=0.3, color="C0", rasterized=True)
-    axes[1].axhline(0, color="0.3", lw=0.5)
-    axes[1].set_xlabel("angle between gradient and simplex (°)")
-    axes[1].set_ylabel("improvement (cosine)")
-    axes[1].set_xlim(-90, 90)
+    angle_axis(axes[1], "improvement (cosine)")
     figure.tight_layout()
     return figure
 
 
-def background_angles(
-    angles: np.ndarray, raw_scores: np.ndarray, corrected_scores: np.ndarray, model_name: str
+def fig3d_background_angles(
+    angles: np.ndarray,
+    raw_scores: np.ndarray,
+    corrected_scores: np.ndarray,
+    title: str,
+    zero_gradients: int = 0,
 ) -> plt.Figure:
-    """Fig 3d: angle density at background positions (top) and grad×input before/after vs angle.
+    """Fig 3d (App. Fig 8): angle density at background positions (top) and grad×input before and after
+    the correction against the angle (bottom).
 
     Parameters
     ----------
     angles, raw_scores, corrected_scores : numpy.ndarray
-        ``(P,)`` values at background positions.
+        ``(P,)`` values at background positions with a non-zero gradient.
     """
     figure, axes = plt.subplots(2, 1, figsize=(4.8, 6.0), sharex=True)
-    sns.histplot(angles, bins=np.arange(-90, 91, 5), stat="density", ax=axes[0], color="C1")
-    axes[0].set_title(f"{model_name}: background positions (sd {np.std(angles):.1f}°)")
+    _angle_density(axes[0], angles, "C1", f"{title}: background", zero_gradients)
     axes[1].scatter(angles, raw_scores, s=3, alpha=0.3, color="0.5", label="raw", rasterized=True)
-    axes[1].scatter(
-        angles, corrected_scores, s=3, alpha=0.3, color="C1", label="corrected", rasterized=True
-    )
-    axes[1].axhline(0, color="0.3", lw=0.5)
-    axes[1].set_xlabel("angle between gradient and simplex (°)")
-    axes[1].set_ylabel("grad × input")
-    axes[1].set_xlim(-90, 90)
+    axes[1].scatter(angles, corrected_scores, s=3, alpha=0.3, color="C1", label="corrected", rasterized=True)
+    angle_axis(axes[1], "grad × input")
     axes[1].legend(markerscale=4, fontsize=8)
     figure.tight_layout()
     return figure
 
 
-def large_angle_histograms(angles: pd.DataFrame, method: str = "saliency") -> plt.Figure:
-    """Fig 4a: per-sequence % of positions with |angle| above each threshold, one panel per model."""
-    rows = _method_rows(angles, method)
-    models = sorted(rows["model_name"].unique())
-    figure, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.2), squeeze=False)
-    for axis, name in zip(axes[0], models):
-        subset = rows[rows["model_name"] == name].copy()
-        subset["threshold"] = subset["threshold"].map(lambda t: f"> {t:g}°")
+def large_angle_panels(angles: pd.DataFrame, panel: str, order: list[str]) -> plt.Figure:
+    """Histograms of the per-sequence % of positions above each angle threshold, one panel per value of
+    the column ``panel`` (in ``order``); ``angles`` has ``percent_above_<t>`` columns."""
+    columns = [column for column in angles.columns if column.startswith("percent_above_")]
+    long = angles.melt(id_vars=[panel], value_vars=columns, var_name="threshold", value_name="percent")
+    long["threshold"] = "> " + long["threshold"].str.removeprefix("percent_above_") + "°"
+    figure, axes = plt.subplots(1, len(order), figsize=(3.6 * len(order), 3.2), squeeze=False)
+    for axis, name in zip(axes[0], order):
         sns.histplot(
-            data=subset, x="percent", hue="threshold", bins=np.arange(0, 101, 2.5),
+            data=long[long[panel] == name], x="percent", hue="threshold", bins=np.arange(0, 101, 2.5),
             stat="percent", common_norm=False, element="step", ax=axis,
-        )
+        )  # fmt: skip
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("% positions per sequence")
+    figure.tight_layout()
+    return figure
+
+
+def fig4a_large_angles(angles: pd.DataFrame, method: str = "saliency") -> plt.Figure:
+    """Fig 4a (App. Fig 12): per-sequence % of positions whose angle exceeds 30/45/60°, per model."""
+    rows = _method_rows(angles, method)
+    return large_angle_panels(rows, "model_name", sorted(rows["model_name"].unique()))
+
+
+def model_angles(angles: np.ndarray, per_sequence: pd.DataFrame, title: str) -> plt.Figure:
+    """Any model's saliency angles (as the paper's App. Fig 11 for Basset): the density of the angles of
+    every position with a non-zero gradient (left) and the per-sequence % of positions above each
+    threshold (right).
+
+    Parameters
+    ----------
+    angles : numpy.ndarray
+        ``(P,)`` angles in degrees, pooled over sequences and output units.
+    per_sequence : pandas.DataFrame
+        One row per (output unit, sequence) with ``percent_above_<t>`` columns.
+    """
+    figure, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    sns.histplot(angles, bins=np.arange(-90, 91, 5), stat="density", ax=axes[0], color="C0")
+    axes[0].set_xlabel("angle between gradient and simplex (°)")
+    axes[0].set_title(f"sd {np.std(angles):.1f}°" if len(angles) else "no non-zero gradient", fontsize=9)
+    columns = [column for column in per_sequence.columns if column.startswith("percent_above_")]
+    for column in columns:
+        sns.histplot(per_sequence[column], bins=np.arange(0, 101, 2.5), stat="percent", element="step",
+                     fill=False, ax=axes[1], label=f"> {column.removeprefix('percent_above_')}°")  # fmt: skip
+    axes[1].set_xlabel("% positions per sequence")
+    axes[1].legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def modisco_recovery(motifs: pd.DataFrame, qvalue: float = 0.05) -> plt.Figure:
+    """Motif discovery on raw vs corrected maps, per model: the planted motifs recovered (distinct planted
+    JASPAR IDs that are a pattern's best TOMTOM match with q < ``qvalue``; left) and the patterns found
+    (right), seeds pooled.
+
+    Parameters
+    ----------
+    motifs : pandas.DataFrame
+        One row per pattern with ``architecture``, ``activation``, ``seed``, ``maps`` (raw or corrected),
+        ``best_match_id``, ``tomtom_qvalue`` and ``planted``.
+    """
+    motifs = motifs.assign(
+        model=[model_label(a, b) for a, b in zip(motifs["architecture"], motifs["activation"])]
+    )
+    recovered = motifs[motifs["planted"].astype(bool) & (motifs["tomtom_qvalue"] < qvalue)]
+    keys = ["model", "seed", "maps"]
+    counts = (
+        motifs.groupby(keys).size().rename("patterns").to_frame()
+        .join(recovered.groupby(keys)["best_match_id"].nunique().rename("planted motifs recovered"))
+        .fillna(0).reset_index()
+    )  # fmt: skip
+    figure, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    for axis, column in zip(axes, ("planted motifs recovered", "patterns")):
+        sns.barplot(data=counts, x="model", y=column, hue="maps", hue_order=["raw", "corrected"], ax=axis,
+                    errorbar=None)  # fmt: skip
+        axis.set_xlabel("")
+        axis.tick_params(axis="x", labelsize=8)
     figure.tight_layout()
     return figure

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simplexgrad.io import split_rows, write_dataset_file
-from simplexgrad.motifs import CORE_MOTIFS, Motif, core_and_background_pools
+from simplexgrad.motifs import CORE_MOTIFS, Motif, core_and_background_pools, read_motif_ids
 
 __all__ = [
     "MOTIF_COUNTS",
@@ -38,11 +38,11 @@ MAX_GAP_REDRAWS = 10_000
 class PlantedModels:
     """Sequence models with their planted motifs.
 
-    ``model_probs`` is ``(N, L, 4)``; ``motif_index`` and ``motif_start`` are ``(N, max count)``, -1
+    ``ground_truth_probs`` is ``(N, L, 4)``; ``motif_index`` and ``motif_start`` are ``(N, max count)``, -1
     where a sequence has fewer motifs.
     """
 
-    model_probs: np.ndarray
+    ground_truth_probs: np.ndarray
     motif_index: np.ndarray
     motif_start: np.ndarray
 
@@ -91,7 +91,7 @@ def plant_motifs(
     motif_start = np.cumsum(gaps[:, :max_count], axis=1) + np.cumsum(motif_width, axis=1) - motif_width
     motif_start = np.where(slots, motif_start, -1)
 
-    model_probs = np.full((num_seqs, length, 4), 0.25)
+    ground_truth_probs = np.full((num_seqs, length, 4), 0.25)
     seq_of_slot, slot = np.nonzero(slots)
     pool_of_slot = motif_index[seq_of_slot, slot]
     row_counts = widths[pool_of_slot]
@@ -99,11 +99,11 @@ def plant_motifs(
     padded = np.zeros((len(pwms), widths.max(), 4))
     for k, pwm in enumerate(pwms):  # pool-sized, not sequence-sized
         padded[k, : len(pwm)] = pwm
-    model_probs[
+    ground_truth_probs[
         np.repeat(seq_of_slot, row_counts),
         np.repeat(motif_start[seq_of_slot, slot], row_counts) + offset,
     ] = padded[np.repeat(pool_of_slot, row_counts), offset]
-    return PlantedModels(model_probs, motif_index, motif_start)
+    return PlantedModels(ground_truth_probs, motif_index, motif_start)
 
 
 def _gaps(free: np.ndarray, num_gaps: np.ndarray, max_gaps: int, rng: np.random.Generator) -> np.ndarray:
@@ -122,16 +122,16 @@ def _gaps(free: np.ndarray, num_gaps: np.ndarray, max_gaps: int, rng: np.random.
     raise RuntimeError(f"gap lengths did not sum exactly after {MAX_GAP_REDRAWS} redraws")
 
 
-def sample_onehot(model_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def sample_onehot(ground_truth_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Sample one nucleotide per position: ``(N, L, 4)`` probabilities → ``(N, L, 4)`` uint8 one-hot.
 
     A letter with probability 0 is never drawn.
     """
-    cumulative = np.cumsum(model_probs, axis=2)
+    cumulative = np.cumsum(ground_truth_probs, axis=2)
     cumulative[..., -1] = 1.0
-    draws = 1.0 - rng.random(model_probs.shape[:2])  # in (0, 1]
+    draws = 1.0 - rng.random(ground_truth_probs.shape[:2])  # in (0, 1]
     letters = (cumulative < draws[..., None]).sum(axis=2)
-    return np.eye(model_probs.shape[2], dtype=np.uint8)[letters]
+    return np.eye(ground_truth_probs.shape[2], dtype=np.uint8)[letters]
 
 
 @dataclass
@@ -168,9 +168,9 @@ def billboard_dataset(
     num_pos = (num_seqs + 1) // 2
     positives = plant_motifs([m.pwm for m in core], num_pos, length, rng)
     negatives = plant_motifs([m.pwm for m in background], num_seqs - num_pos, length, rng)
-    model_probs = np.concatenate([positives.model_probs, negatives.model_probs])
+    ground_truth_probs = np.concatenate([positives.ground_truth_probs, negatives.ground_truth_probs])
     planted = np.concatenate([positives.motif_index, negatives.motif_index]).astype(np.int16)
-    x = sample_onehot(model_probs, rng)
+    x = sample_onehot(ground_truth_probs, rng)
     y = np.concatenate([np.ones(num_pos), np.zeros(num_seqs - num_pos)]).astype(np.float32)[:, None]
 
     rows_of = split_rows(rng.permutation(num_seqs), split_fractions)
@@ -178,7 +178,7 @@ def billboard_dataset(
         name: {
             "x": x[rows],
             "y": y[rows],
-            "model": model_probs[rows].astype(np.float32),
+            "model": ground_truth_probs[rows].astype(np.float32),
             "planted": planted[rows],
         }
         for name, rows in rows_of.items()
@@ -200,26 +200,52 @@ def billboard_dataset(
 
 
 def write_synthetic_dataset(
-    path: str | os.PathLike,
+    out: str,
+    seed: int,
     num_seqs: int = 20_000,
     length: int = 200,
-    seed: int = 0,
-    release: str = "JASPAR2016",
-    core_ids: Sequence[str] = CORE_MOTIFS,
+    jaspar_release: str = "JASPAR2016",
+    core_ids: list[str] | None = None,
+    background_table: str | None = None,
     num_background: int = 50,
 ) -> SyntheticDataset:
-    """Generate the billboard dataset and write it to ``path`` (HDF5, DESIGN §3), atomically.
+    """Generate the billboard dataset and write it as a dataset file (HDF5), atomically.
 
-    Keys ``x_*`` (uint8 one-hot), ``y_*``, ``model_*`` and ``planted_*`` for train/valid/test; file
-    attributes record every parameter, the JASPAR release and IDs, and the seed (lists as JSON).
+    Keys ``x_*`` (uint8 one-hot), ``y_*``, ``model_*`` (ground-truth probabilities) and ``planted_*`` for
+    train/valid/test; file attributes record every parameter, the JASPAR release and IDs, and the seed
+    (lists as JSON). The same arguments give the same bytes.
+
+    Parameters
+    ----------
+    out : str
+        Dataset file to write (.h5).
+    seed : int
+        Seed of every random draw.
+    num_seqs : int
+        Sequences in all (half positive).
+    length : int
+        Sequence length (nt).
+    jaspar_release : str
+        JASPAR release shipped with pyjaspar.
+    core_ids : list of str or None
+        Core JASPAR matrix IDs; default the paper's five (SP1, Gabpa, CEBPB, MAX, YY1).
+    background_table : str or None
+        TSV of background matrix IDs (first column), e.g. the published generator's 50; none: draw.
+    num_background : int
+        Without a table: how many other CORE vertebrate motifs to draw with the seed.
     """
-    core, background = core_and_background_pools(core_ids, num_background, release, seed)
+    core_ids = list(core_ids or CORE_MOTIFS)
+    background_ids = read_motif_ids(background_table) if background_table else None
+    core, background = core_and_background_pools(
+        core_ids, background_ids, num_background, jaspar_release, seed
+    )
     dataset = billboard_dataset(core, background, num_seqs, length, seed)
     attributes = {
         **dataset.attributes,
-        "jaspar_release": release,
-        "jaspar_core_ids": list(core_ids),
-        "num_background_matrices": num_background,
+        "jaspar_release": jaspar_release,
+        "jaspar_core_ids": core_ids,
+        "background_source": os.path.basename(background_table) if background_table else "seeded draw",
+        "num_background_matrices": (len(background) - len(core)) // 2,
     }
-    write_dataset_file(path, dataset.splits, attributes)
+    write_dataset_file(out, dataset.splits, attributes)
     return dataset

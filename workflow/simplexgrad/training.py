@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
+from simplexgrad.backend import configure_threads, differentiable_input_gradient, seed_everything
 from simplexgrad.correction import simplex_angle_ops
-from simplexgrad.gradients import differentiable_input_gradient
 from simplexgrad.io import atomic_output, load_split
 from simplexgrad.metrics import aupr_per_row, auroc_per_row
-from simplexgrad.models import build_model
-from simplexgrad.runtime import configure_threads
+from simplexgrad.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture, build_model
 
 __all__ = [
     "TrainingConfig",
@@ -36,6 +35,7 @@ __all__ = [
     "angle_penalty",
     "compile_model",
     "train",
+    "save_run",
     "train_to_directory",
 ]
 
@@ -44,10 +44,42 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Everything that determines one trained model."""
+    """Everything that determines one trained model; the defaults are the paper's recipe.
 
-    architecture: str = "cnn_deep"
-    activation: str = "relu"
+    Attributes
+    ----------
+    architecture : str
+        Model architecture: cnn_shallow or cnn_deep.
+    activation : str
+        First-layer activation: relu or exponential.
+    seed : int
+        Seed of the initialisation, batch order and dropout.
+    first_layer_filters : int
+        Filters of the first convolution.
+    first_layer_kernel_size : int
+        Filter length of the first convolution (the authors' released CNN-deep weights use 11).
+    init_stddev : float or None
+        RandomNormal(0, σ) for the hidden kernels instead of he_normal (initialisation study).
+    angle_penalty : float
+        λ of the angle regulariser (0: none).
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        Sequences per training batch.
+    learning_rate : float
+        Adam's initial learning rate.
+    early_stopping_patience : int
+        Epochs without a better validation AUROC before training stops (best weights restored).
+    lr_patience : int
+        Epochs without a better validation AUROC before the learning rate drops.
+    lr_factor : float
+        Factor applied to the learning rate when it drops.
+    min_learning_rate : float
+        Floor of the learning rate.
+    """
+
+    architecture: Architecture = "cnn_deep"
+    activation: Activation = "relu"
     seed: int = 0
     first_layer_filters: int = 24
     first_layer_kernel_size: int = 19
@@ -74,6 +106,11 @@ class TrainingConfig:
             raise ValueError(f"angle_penalty must be >= 0; got {self.angle_penalty}")
         if self.early_stopping_patience < 1 or self.lr_patience < 1:
             raise ValueError("patience values must be >= 1")
+        if self.architecture not in ARCHITECTURES or self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"architecture must be one of {list(ARCHITECTURES)} and activation one of "
+                f"{list(ACTIVATIONS)}; got {self.architecture!r}, {self.activation!r}"
+            )
 
 
 def angle_penalty(saliency, epsilon: float = 1e-12):
@@ -129,22 +166,13 @@ def _callbacks(config: TrainingConfig) -> list[keras.callbacks.Callback]:
     ]
 
 
-def seed_everything(seed: int) -> None:
-    """Python, NumPy and backend seeds; deterministic TensorFlow kernels."""
-    keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-
 def train(
     config: TrainingConfig,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_valid: np.ndarray,
     y_valid: np.ndarray,
-    verbose: int = 2,
+    verbose: int = 0,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Build and train one model.
@@ -157,7 +185,7 @@ def train(
     y_train, y_valid : numpy.ndarray
         ``(N, 1)`` labels.
     verbose : int
-        Keras ``fit`` verbosity (2: one line per epoch, for logs).
+        Keras ``fit`` verbosity; the default 0 leaves the epoch lines to the timestamped log.
     extra_callbacks : sequence of keras.callbacks.Callback
         Added after the recipe's learning-rate and early-stopping callbacks.
 
@@ -184,12 +212,32 @@ def train(
         epochs=config.epochs,
         batch_size=config.batch_size,
         shuffle=True,
-        callbacks=[*_callbacks(config), *extra_callbacks],
+        callbacks=[*_callbacks(config), EpochLog(), *extra_callbacks],
         verbose=verbose,
     )
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))
     return model, table
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One timestamped log line per epoch: losses, AUROCs, learning rate and seconds."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = ", ".join(f"{name} {float(value):.4g}" for name, value in (logs or {}).items())
+        log.info("epoch %d: %s (%.1f s)", epoch + 1, values, time.perf_counter() - self.started)
+
+
+def check_labels(y: np.ndarray, source: str) -> None:
+    """Refuse labels that are not 0/1 or hold a single class (no AUROC is defined then)."""
+    classes = np.unique(y[:, 0])
+    if not set(classes.tolist()) <= {0.0, 1.0}:
+        raise ValueError(f"{source}: labels must be 0 or 1; found {classes[:5].tolist()}")
+    if len(classes) < 2:
+        raise ValueError(f"{source}: every label is {classes.tolist()}; training needs both classes")
 
 
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> dict:
@@ -202,15 +250,33 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
     }
 
 
-def train_to_directory(
-    data: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    config: TrainingConfig,
-    threads: int | None = None,
-) -> dict:
-    """Train from a dataset file and write ``model.keras``, ``history.tsv`` and ``metrics.json``.
+def save_run(out_dir: str | os.PathLike, model: keras.Model, history: pd.DataFrame, metrics: dict) -> None:
+    """Write one trained model's ``model.keras``, ``history.tsv`` and ``metrics.json``, each atomically;
+    ``metrics.json`` comes last, so its presence marks a finished run."""
+    out_dir = Path(out_dir)
+    with atomic_output(out_dir / "model.keras") as temporary:
+        model.save(temporary)
+    with atomic_output(out_dir / "history.tsv") as temporary:
+        history.to_csv(temporary, sep="\t", index=False, float_format="%.6g")
+    with atomic_output(out_dir / "metrics.json") as temporary:
+        temporary.write_text(json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int | None = None) -> dict:
+    """Train one model on a dataset file; write model.keras, history.tsv and metrics.json to a folder.
 
     Each file is written atomically; ``metrics.json`` comes last, so its presence marks a finished run.
+
+    Parameters
+    ----------
+    data : str
+        Dataset file (.h5) with train, valid and test splits.
+    out : str
+        Folder for model.keras, history.tsv and metrics.json.
+    config : TrainingConfig
+        The recipe.
+    threads : int or None
+        CPU threads for the backend.
 
     Returns
     -------
@@ -219,6 +285,8 @@ def train_to_directory(
     """
     configure_threads(threads)
     train_split, valid_split, test_split = (load_split(data, name) for name in ("train", "valid", "test"))
+    for name, split in (("train", train_split), ("valid", valid_split), ("test", test_split)):
+        check_labels(split.y, f"{data}:y_{name}")
     start = time.perf_counter()
     model, history = train(config, train_split.x, train_split.y, valid_split.x, valid_split.y)
     seconds = time.perf_counter() - start
@@ -233,13 +301,7 @@ def train_to_directory(
         "data": str(data),
         **asdict(config),
     }
-    out_dir = Path(out_dir)
-    with atomic_output(out_dir / "model.keras") as temporary:
-        model.save(temporary)
-    with atomic_output(out_dir / "history.tsv") as temporary:
-        history.to_csv(temporary, sep="\t", index=False, float_format="%.6g")
-    with atomic_output(out_dir / "metrics.json") as temporary:
-        temporary.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    save_run(out, model, history, metrics)
     log.info(
         "test AUROC %.4f, AUPR %.4f after %d epochs (%.1f s)",
         metrics["test_auroc"],

@@ -1,0 +1,339 @@
+"""Every backend-specific branch of simplexgrad: seeds, CPU threads, model loading and input gradients.
+
+Keras 3 models run on the TensorFlow backend (the default) or on JAX. Attribution also takes PyTorch
+models: :func:`attribution_gradients` sends a ``torch.nn.Module`` (a Keras 3 model on the torch backend is
+one) to torch autograd in the private :mod:`simplexgrad._torch_backend`, imported only then: nothing
+imports torch unless a torch model is given, and Keras is imported where it is used, so a plain torch
+module never loads it. The rest of the library works on NumPy arrays and ``keras.ops`` and calls into
+this module; the whole-ensemble trainer (:mod:`simplexgrad.ensemble`) is a JAX program by design.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:  # keras is imported where it is used, so a torch model never loads it (nor TensorFlow)
+    import keras
+
+__all__ = [
+    "configure_threads",
+    "load_model",
+    "seed_everything",
+    "OutputKind",
+    "is_torch_model",
+    "attribution_gradients",
+    "input_gradient_function",
+    "scoring_model",
+    "differentiable_input_gradient",
+]
+
+OutputKind = Literal["probability", "logit"]
+GradientFunction = Callable[[np.ndarray], np.ndarray]
+Target = Callable[[Any], Any]  # model outputs -> (N,) scores, in the model's tensor type
+
+# Compiled functions per model, so repeated calls do not trace again; they read the model's current
+# weights at every call, so a cached function stays right after further training. A logit function
+# built on a copy of the last layer would not, and is never cached.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def configure_threads(threads: int | None) -> None:
+    """Limit the backend to ``threads`` CPU threads (None leaves the backend's default).
+
+    Call before the first model is built: TensorFlow fixes its thread pools on first use. XLA stays off
+    on the TensorFlow CPU path, where it was measured to be far slower for these models.
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1; got {threads}")
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    elif backend == "jax":
+        os.environ.setdefault(
+            "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+        )
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and backend seeds; deterministic TensorFlow kernels."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Load a ``.keras`` model for inference (no optimizer state, no custom training objects needed).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        When it is not a readable Keras model file (naming the file).
+    """
+    import keras
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: model file not found")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for a damaged archive
+        raise ValueError(f"{path}: not a readable .keras model ({type(error).__name__}: {error})") from None
+
+
+def scoring_model(model: keras.Model, output: OutputKind = "probability") -> keras.Model:
+    """The model whose output is differentiated.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built functional or Sequential model whose last layer ends in a sigmoid (or softmax).
+    output : {'probability', 'logit'}
+        'probability' differentiates the model as it is. 'logit' differentiates the pre-activation of the
+        last layer: either the input of a final ``Activation`` layer, or a copy of the last layer with a
+        linear activation and the same weights. Use it when predictions saturate and the probability's
+        gradient vanishes.
+
+    Returns
+    -------
+    keras.Model
+        ``model`` itself, or a model sharing its inputs that returns logits.
+    """
+    import keras
+
+    if output == "probability":
+        return model
+    if output != "logit":
+        raise ValueError(f"output must be 'probability' or 'logit'; got {output!r}")
+    if not getattr(model, "inputs", None):
+        raise ValueError("output='logit' needs a functional or Sequential model with defined inputs")
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Activation):
+        return keras.Model(model.inputs, last.input, name=f"{model.name}_logit")
+    activation = getattr(last, "activation", None)
+    if activation is None or activation is keras.activations.linear:
+        raise ValueError(
+            f"output='logit' needs a last layer with a non-linear activation; {last.name!r} has none"
+        )
+    linear_copy = last.__class__.from_config(
+        {**last.get_config(), "activation": "linear", "name": f"{last.name}_logit"}
+    )
+    logits = linear_copy(last.input)
+    linear_copy.set_weights(last.get_weights())
+    return keras.Model(model.inputs, logits, name=f"{model.name}_logit")
+
+
+def is_torch_model(model: Any) -> bool:
+    """Whether ``model`` is a ``torch.nn.Module`` (never imports torch: without it, no model is one)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+@contextlib.contextmanager
+def attribution_gradients(
+    model: Any,
+    sample: np.ndarray,
+    class_index: int = 0,
+    output: OutputKind = "probability",
+    target: Target | None = None,
+) -> Iterator[GradientFunction]:
+    """Context yielding ``f(batch) -> input gradients`` for any supported model; dispatches on the model.
+
+    Parameters
+    ----------
+    model : keras.Model or torch.nn.Module
+        A Keras 3 model on TensorFlow or JAX (compiled gradient, :func:`input_gradient_function`), or a
+        ``torch.nn.Module``, a Keras model on the torch backend included (torch autograd, in eval mode
+        for the duration of the context, on the module's device and in its dtype).
+    sample : numpy.ndarray
+        A few inputs in the layout the model takes; a torch module runs one forward pass on them, so that
+        a wrong input shape or output selection fails early with a ``ValueError``.
+    class_index, output, target
+        As for :func:`input_gradient_function`; for a torch module (not a Keras one), ``output='logit'``
+        is refused: the module is differentiated as it returns its outputs.
+
+    Yields
+    ------
+    callable
+        ``f(x)`` with ``x`` a NumPy batch in the model's layout, returning gradients of the same shape.
+    """
+    if is_torch_model(model):
+        from simplexgrad._torch_backend import input_gradients
+
+        with input_gradients(model, sample, class_index, output, target) as gradient:
+            yield gradient
+    else:
+        yield input_gradient_function(model, class_index, output, target)
+
+
+def input_gradient_function(
+    model: keras.Model,
+    class_index: int = 0,
+    output: OutputKind = "probability",
+    target: Target | None = None,
+) -> GradientFunction:
+    """A compiled function mapping a batch of inputs to the gradient of one output unit.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built Keras 3 model with one output of shape ``(B, C)``.
+    class_index : int
+        Output unit to differentiate (``0 <= class_index < C``).
+    output : {'probability', 'logit'}
+        See :func:`scoring_model`.
+    target : callable or None
+        Instead of ``class_index``: maps the outputs (backend tensors; write it with ``keras.ops``) to
+        one score per input, shape ``(B,)``.
+
+    Returns
+    -------
+    callable
+        ``f(x)`` with ``x`` an array ``(B, L, A)`` returning gradients ``(B, L, A)`` in the model's input
+        dtype (float32 for the models of this project).
+        Inference mode (dropout off, batch-norm moving statistics). Each sample's gradient depends only
+        on that sample. Compiled once per (model, class_index, output) and cached (not with a target).
+    """
+    import keras
+
+    cached = _COMPILED.setdefault(model, {})
+    key = (class_index, output)
+    if target is None and key in cached:
+        return cached[key]
+    scorer = scoring_model(model, output)
+    function = _compile(scorer, class_index, target)
+    if target is None and (scorer is model or isinstance(model.layers[-1], keras.layers.Activation)):
+        cached[key] = function
+    return function
+
+
+def _compile(scorer: keras.Model, class_index: int, target: Target | None) -> GradientFunction:
+    import keras
+
+    units = scorer.output_shape[-1] if len(scorer.output_shape) > 1 else 1
+    if target is None and not 0 <= class_index < units:
+        raise ValueError(f"class_index must be in [0, {units}); got {class_index}")
+    dtype = keras.backend.standardize_dtype(scorer.inputs[0].dtype) if scorer.inputs else "float32"
+    select = _unit_selector(class_index, target)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tensorflow_gradient(scorer, select, dtype)
+    if backend == "jax":
+        return _jax_gradient(scorer, select, dtype)
+    raise NotImplementedError(
+        f"compiled input gradients are implemented for the tensorflow and jax backends; KERAS_BACKEND="
+        f"{backend!r} (a Keras model on the torch backend goes through attribution_gradients)"
+    )
+
+
+def _select_unit(predictions, class_index: int):
+    return predictions[:, class_index] if len(predictions.shape) > 1 else predictions
+
+
+def _unit_selector(class_index: int, target: Target | None):
+    if target is None:
+        return lambda predictions: _select_unit(predictions, class_index)
+
+    def select(predictions):
+        scores = target(predictions)
+        if len(scores.shape) != 1:  # checked when traced
+            raise ValueError(f"target must map the outputs to one score per input, (B,); got {scores.shape}")
+        return scores
+
+    return select
+
+
+def _tensorflow_gradient(scorer: keras.Model, select, dtype: str) -> GradientFunction:
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True, jit_compile=False)
+    def gradient(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            score = select(scorer(inputs, training=False))
+        return tape.gradient(score, inputs)
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        return gradient(tf.convert_to_tensor(inputs, dtype=dtype)).numpy()
+
+    return run
+
+
+def _jax_gradient(scorer: keras.Model, select, dtype: str) -> GradientFunction:
+    import jax
+    import jax.numpy as jnp
+
+    def summed_score(inputs, trainable_values, non_trainable_values):
+        predictions, _ = scorer.stateless_call(trainable_values, non_trainable_values, inputs, training=False)
+        return jnp.sum(select(predictions))
+
+    gradient = jax.jit(jax.grad(summed_score))
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        trainable = [variable.value for variable in scorer.trainable_variables]
+        non_trainable = [variable.value for variable in scorer.non_trainable_variables]
+        return np.asarray(gradient(jnp.asarray(inputs, dtype=dtype), trainable, non_trainable))
+
+    return run
+
+
+def differentiable_input_gradient(model: keras.Model, inputs, class_index: int = 0):
+    """Input gradient of one output unit as a backend tensor that stays differentiable w.r.t. weights.
+
+    For use inside a training step (angle regularisation): the model runs in inference mode, so the
+    gradient is that of the function used for attribution, and no batch-norm statistics or dropout
+    state are touched.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Model taking ``(B, L, A)`` inputs.
+    inputs : tensor
+        ``(B, L, A)`` backend tensor.
+    class_index : int
+        Output unit.
+
+    Returns
+    -------
+    tensor
+        ``(B, L, A)`` gradients.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            score = _select_unit(model(inputs, training=False), class_index)
+        return tape.gradient(score, inputs)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def summed_score(values):
+            return jnp.sum(_select_unit(model(values, training=False), class_index))
+
+        return jax.grad(summed_score)(inputs)
+    raise NotImplementedError(
+        f"input gradients are implemented for the tensorflow and jax backends; KERAS_BACKEND={backend!r}"
+    )

@@ -1,0 +1,348 @@
+"""The study's figures from its files: each function reads its inputs, prepares them with the library and
+draws them with the :mod:`simplexgrad.plots` function of the same name.
+
+:data:`FIGURES` maps a figure's name to its function; the name is also the file stem, the figure of the
+Snakemake rule that makes it and the ``simplexgrad figure NAME`` subcommand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from simplexgrad import io, plots, plots_invivo, plots_training
+from simplexgrad.correction import simplex_angle
+from simplexgrad.evaluation import ground_truth_of, patch_start, peak_start, pooled_positions
+from simplexgrad.metrics import grad_times_input, information_content
+
+__all__ = ["FIGURES"]
+
+
+def fig2_interpretability(metrics: str, method: str, out_pdf: str, out_png: str) -> None:
+    """Fig 2a-c (App. Fig 5): classification AUROC against interpretability of the raw maps.
+
+    Parameters
+    ----------
+    metrics : str
+        Tidy metrics TSV of the synthetic study.
+    method : str
+        Attribution method to show.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    plots.save_figure(plots.fig2_interpretability(_read(metrics), method), out_pdf, out_png)
+
+
+def fig2_correction(metrics: str, method: str, out_pdf: str, out_png: str) -> None:
+    """Fig 2d-f (App. Fig 5): interpretability of each model before and after the correction.
+
+    Parameters
+    ----------
+    metrics : str
+        Tidy metrics TSV of the synthetic study.
+    method : str
+        Attribution method to show.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    plots.save_figure(plots.fig2_correction(_read(metrics), method), out_pdf, out_png)
+
+
+def fig3a_patch(
+    attributions: str,
+    data: str,
+    architecture: str,
+    activation: str,
+    out_pdf: str,
+    out_png: str,
+    sequence: int = 0,
+    width: int = 60,
+) -> None:
+    """Fig 3a (App. Fig 6): a patch of one positive test sequence, raw and corrected saliency, angles.
+
+    Parameters
+    ----------
+    attributions : str
+        Saliency attribution file (.npz) of one model.
+    data : str
+        The synthetic dataset (.h5) with ground truth.
+    architecture, activation : str
+        The model, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    sequence : int
+        Row of the attribution file to show.
+    width : int
+        Patch width (positions); the patch starts 10 positions before the first motif.
+    """
+    maps = io.load_attributions(attributions)
+    if not 0 <= sequence < len(maps["raw"]):
+        raise ValueError(f"{attributions}: sequence must be in [0, {len(maps['raw'])}); got {sequence}")
+    truth = ground_truth_of(maps, data)[sequence]
+    width = min(width, len(truth))
+    start = patch_start(information_content(truth[None])[0], width)
+    raw = maps["raw"][sequence]
+    figure = plots.fig3a_patch(
+        maps["x"][sequence],
+        truth,
+        raw,
+        maps["corrected"][sequence],
+        simplex_angle(raw, zero=np.nan),
+        start,
+        width,
+        f"{plots.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
+    )
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def fig3c_motif_angles(
+    attributions: list[str], data: str, architecture: str, activation: str, out_pdf: str, out_png: str
+) -> None:
+    """Fig 3c (App. Fig 8): angles at motif positions and the improvement they bring, all seeds pooled.
+
+    Parameters
+    ----------
+    attributions : list of str
+        Saliency attribution files (.npz) of one model, one per seed.
+    data : str
+        The synthetic dataset (.h5) with ground truth.
+    architecture, activation : str
+        The model, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    pooled = pooled_positions(attributions, data)
+    figure = plots.fig3c_motif_angles(
+        pooled.angle[pooled.motif],
+        pooled.improvement[pooled.motif],
+        plots.model_label(architecture, activation),
+        pooled.zero_gradients,
+    )
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def fig3d_background_angles(
+    attributions: list[str], data: str, architecture: str, activation: str, out_pdf: str, out_png: str
+) -> None:
+    """Fig 3d (App. Fig 8): angles at background positions and grad×input before and after correction.
+
+    Parameters
+    ----------
+    attributions : list of str
+        Saliency attribution files (.npz) of one model, one per seed.
+    data : str
+        The synthetic dataset (.h5) with ground truth.
+    architecture, activation : str
+        The model, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    pooled = pooled_positions(attributions, data)
+    background = pooled.background
+    figure = plots.fig3d_background_angles(
+        pooled.angle[background],
+        pooled.raw_score[background],
+        pooled.corrected_score[background],
+        plots.model_label(architecture, activation),
+        pooled.zero_gradients,
+    )
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def fig4a_large_angles(angles: str, out_pdf: str, out_png: str, method: str = "saliency") -> None:
+    """Fig 4a (App. Fig 12): per-sequence % of positions with large angles, per model, seeds pooled.
+
+    Parameters
+    ----------
+    angles : str
+        Tidy per-sequence angle TSV of the synthetic study.
+    out_pdf, out_png : str
+        Figure files to write.
+    method : str
+        Attribution method to show.
+    """
+    plots.save_figure(plots.fig4a_large_angles(_read(angles), method), out_pdf, out_png)
+
+
+def modisco_recovery(motifs: str, out_pdf: str, out_png: str) -> None:
+    """Motif discovery on raw vs corrected maps: planted motifs recovered and patterns found, per model.
+
+    Parameters
+    ----------
+    motifs : str
+        The synthetic study's modisco/motifs.tsv (one row per pattern).
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    plots.save_figure(plots.modisco_recovery(_read(motifs)), out_pdf, out_png)
+
+
+def fig3b_invivo_patch(
+    member: str,
+    ensemble: str,
+    tf: str,
+    architecture: str,
+    activation: str,
+    out_pdf: str,
+    out_png: str,
+    sequence: int = 0,
+    width: int = 60,
+) -> None:
+    """Fig 3b (App. Fig 7): one member's raw and corrected saliency and the ensemble's on one sequence.
+
+    Parameters
+    ----------
+    member : str
+        Saliency attribution file (.npz) of one member.
+    ensemble : str
+        The ensemble's map file (ensemble.npz of ``invivo-ensemble``) on the same sequences.
+    tf : str
+        The TF, for the title.
+    architecture, activation : str
+        The model type, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    sequence : int
+        Row of the attribution files to show.
+    width : int
+        Patch width, centred on the ensemble's strongest grad×input position.
+    """
+    maps, average = io.load_attributions(member), io.load_attributions(ensemble)
+    if not np.array_equal(maps["indices"], average["indices"]):
+        raise ValueError(f"{member} and {ensemble} explain different sequences")
+    if not 0 <= sequence < len(maps["raw"]):
+        raise ValueError(f"{member}: sequence must be in [0, {len(maps['raw'])}); got {sequence}")
+    raw = maps["raw"][sequence]
+    width = min(width, len(raw))
+    scores = grad_times_input(average["raw"][sequence : sequence + 1], maps["x"][sequence : sequence + 1])[0]
+    figure = plots_invivo.fig3b_invivo_patch(
+        raw,
+        maps["corrected"][sequence],
+        average["raw"][sequence],
+        simplex_angle(raw, zero=np.nan),
+        peak_start(scores, width),
+        width,
+        f"{tf}, {plots.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
+    )
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def fig3e_ensemble_difference(
+    histograms: list[str],
+    differences: list[str],
+    architecture: str,
+    activation: str,
+    out_pdf: str,
+    out_png: str,
+) -> None:
+    """Fig 3e (App. Fig 9): angle densities and the ensemble-difference reduction by angle, per TF.
+
+    Parameters
+    ----------
+    histograms : list of str
+        angle_histogram.tsv of each TF's ensemble of one model type.
+    differences : list of str
+        differences.tsv of the same ensembles.
+    architecture, activation : str
+        The model type, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    figure = plots_invivo.fig3e_ensemble_difference(
+        _read_all(histograms), _read_all(differences), plots.model_label(architecture, activation)
+    )
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def appfig10_ensemble_angles(
+    histograms: list[str], architecture: str, activation: str, out_pdf: str, out_png: str
+) -> None:
+    """App. Fig 10: angle densities of single members and of the ensemble-average map, per TF.
+
+    Parameters
+    ----------
+    histograms : list of str
+        angle_histogram.tsv of each TF's ensemble of one model type.
+    architecture, activation : str
+        The model type, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    title = plots.model_label(architecture, activation)
+    plots.save_figure(plots_invivo.appfig10_ensemble_angles(_read_all(histograms), title), out_pdf, out_png)
+
+
+def fig4b_invivo_large_angles(
+    sequence_angles: list[str], architecture: str, activation: str, out_pdf: str, out_png: str
+) -> None:
+    """Fig 4b (App. Fig 13): per-sequence % of positions with large angles, per TF, members pooled.
+
+    Parameters
+    ----------
+    sequence_angles : list of str
+        sequence_angles.tsv of each TF's ensemble of one model type.
+    architecture, activation : str
+        The model type, for the title.
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    title = plots.model_label(architecture, activation)
+    figure = plots_invivo.fig4b_invivo_large_angles(_read_all(sequence_angles), title)
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def _training_study(name: str, title: str) -> Callable[..., None]:
+    """The figure function of a training study: the per-model table in, the figure of ``name`` out."""
+
+    def draw(summary: str, out_pdf: str, out_png: str) -> None:
+        plots.save_figure(getattr(plots_training, name)(_read(summary)), out_pdf, out_png)
+
+    draw.__name__ = name
+    draw.__doc__ = f"""{title}
+
+    Parameters
+    ----------
+    summary : str
+        The study's summary.tsv (one row per model).
+    out_pdf, out_png : str
+        Figure files to write.
+    """
+    return draw
+
+
+fig4c_init_study = _training_study("fig4c_init_study", "Fig 4c: initialisation scale vs angles and AUROC.")
+appfig14_init_study = _training_study("appfig14_init_study", "App. Fig 14: Fig 4c per model type.")
+fig4d_angle_penalty = _training_study("fig4d_angle_penalty", "Fig 4d: angle penalty vs angles and AUROC.")
+appfig15_angle_penalty = _training_study("appfig15_angle_penalty", "App. Fig 15: Fig 4d per model type.")
+
+
+def _read(path: str) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+def _read_all(paths: list[str]) -> pd.DataFrame:
+    return pd.concat([_read(path) for path in paths], ignore_index=True)
+
+
+FIGURES: dict[str, Callable[..., None]] = {
+    function.__name__: function
+    for function in (
+        fig2_interpretability,
+        fig2_correction,
+        fig3a_patch,
+        fig3c_motif_angles,
+        fig3d_background_angles,
+        fig4a_large_angles,
+        modisco_recovery,
+        fig3b_invivo_patch,
+        fig3e_ensemble_difference,
+        appfig10_ensemble_angles,
+        fig4b_invivo_large_angles,
+        fig4c_init_study,
+        appfig14_init_study,
+        fig4d_angle_penalty,
+        appfig15_angle_penalty,
+    )
+}

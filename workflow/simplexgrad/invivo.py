@@ -1,0 +1,165 @@
+"""The in vivo study: an ensemble of models of one type trained on one TF's data, their saliency maps
+against the ensemble's, angle statistics of members and of the ensemble map, and the ensemble's AUROC.
+
+An ensemble's map is the mean of its members' *raw* maps (:func:`simplexgrad.metrics.ensemble_average`);
+how far each member's map lies from it, before and after correction, is
+:func:`simplexgrad.metrics.ensemble_difference_by_angle`. Members are read one at a time, so an ensemble
+of 50 maps of a large TF never sits in memory at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simplexgrad import io
+from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, correct, simplex_angle
+from simplexgrad.evaluation import angle_summary, parse_labels, write_table
+from simplexgrad.metrics import auroc_per_row, ensemble_average, ensemble_difference_by_angle
+
+__all__ = [
+    "ANGLE_BINS",
+    "MemberMaps",
+    "angle_histogram",
+    "ensemble_predictions_auroc",
+    "analyse_ensemble",
+]
+
+ANGLE_BINS = np.arange(-90.0, 91.0, 5.0)
+
+
+class MemberMaps:
+    """The raw maps of an ensemble's members, read from their attribution files on each iteration (so that
+    the members can be streamed twice: once for the mean, once for the distances)."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike]):
+        if not paths:
+            raise ValueError("an ensemble needs at least one attribution file")
+        self.paths = list(paths)
+        first = io.load_attributions(self.paths[0])
+        self.indices, self.x, self.split = first["indices"], first["x"], first["params"]["split"]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for path in self.paths:
+            maps = io.load_attributions(path)
+            if not np.array_equal(maps["indices"], self.indices) or maps["params"]["split"] != self.split:
+                raise ValueError(f"{path}: explains other sequences than {self.paths[0]}")
+            yield maps["raw"]
+
+
+def angle_histogram(maps: np.ndarray, bins: np.ndarray = ANGLE_BINS) -> np.ndarray:
+    """Counts of the angles of a map's positions with a non-zero gradient per angle bin: ``(len(bins) - 1,)``
+    int64 (an angle of exactly 90 degrees falls in the last bin)."""
+    angles = simplex_angle(maps, zero=np.nan)
+    angles = angles[~np.isnan(angles)]
+    return np.histogram(angles, bins=bins)[0].astype(np.int64)
+
+
+def ensemble_predictions_auroc(models: Sequence[str], data: str, batch_size: int = 500) -> tuple[list, float]:
+    """Test AUROC of each member and of the ensemble (the mean of the members' predicted probabilities)."""
+    from simplexgrad.backend import load_model
+
+    test = io.load_split(data, "test")
+    positive = (test.y[:, 0] == 1)[None, :]
+    predictions = np.stack(
+        [load_model(path).predict(test.x, batch_size=batch_size, verbose=0)[:, 0] for path in models]
+    )
+    members = auroc_per_row(
+        predictions, np.repeat(positive, len(models), 0), ~np.repeat(positive, len(models), 0)
+    )
+    ensemble = auroc_per_row(predictions.mean(axis=0, keepdims=True), positive, ~positive)[0]
+    return members.tolist(), float(ensemble)
+
+
+def analyse_ensemble(
+    members: list[str],
+    attributions: list[str],
+    data: str,
+    out_dir: str,
+    labels: list[str] | None = None,
+    thresholds: list[float] | None = None,
+) -> None:
+    """Everything the in vivo figures need from one ensemble, written to a folder.
+
+    Parameters
+    ----------
+    members : list of str
+        The members' training folders (model.keras and metrics.json), in the order of ``attributions``.
+    attributions : list of str
+        The members' saliency files (.npz) on the same sequences.
+    data : str
+        The TF's dataset (.h5), for the ensemble's test AUROC.
+    out_dir : str
+        Folder for differences.tsv, angles.tsv, angle_histogram.tsv, sequence_angles.tsv,
+        classification.tsv and ensemble.npz.
+    labels : list of str or None
+        Identifying columns of every table, as NAME=VALUE (e.g. tf=CTCF).
+    thresholds : list of float or None
+        Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+    """
+    if len(members) != len(attributions):
+        raise ValueError(f"{len(members)} members but {len(attributions)} attribution files")
+    columns = parse_labels(labels or [])
+    thresholds = thresholds or list(ANGLE_THRESHOLDS)
+    records = [json.loads((Path(member) / "metrics.json").read_text()) for member in members]
+    maps = MemberMaps(attributions)
+    mean = ensemble_average(maps)
+    out = Path(out_dir)
+
+    differences = ensemble_difference_by_angle(maps, ensemble_mean=mean)
+    _write(differences, columns, out / "differences.tsv")
+
+    angle_rows, histogram_rows, sequence_tables = [], [], []
+    for record, member in zip(records, maps):
+        name = {"member": f"filters{record['first_layer_filters']}_seed{record['seed']}"}
+        angle_rows.append({**name, **angle_summary(member, thresholds)})
+        histogram_rows.append({**name, "counts": angle_histogram(member)})
+        per_sequence = pd.DataFrame({"sequence": maps.indices, **angle_statistics(member, thresholds)})
+        sequence_tables.append(per_sequence.assign(**name))
+    angle_rows.append({"member": "ensemble", **angle_summary(mean, thresholds)})
+    histogram_rows.append({"member": "ensemble", "counts": angle_histogram(mean)})
+    _write(pd.DataFrame(angle_rows), columns, out / "angles.tsv")
+    histogram = pd.DataFrame(
+        [
+            {"member": row["member"], "bin_low": low, "bin_high": high, "count": count}
+            for row in histogram_rows
+            for low, high, count in zip(ANGLE_BINS[:-1], ANGLE_BINS[1:], row["counts"])
+        ]
+    )
+    _write(histogram, columns, out / "angle_histogram.tsv")
+    _write(pd.concat(sequence_tables, ignore_index=True), columns, out / "sequence_angles.tsv")
+
+    member_aurocs, ensemble_auroc = ensemble_predictions_auroc([f"{m}/model.keras" for m in members], data)
+    classification = pd.DataFrame(
+        [
+            {
+                "members": len(members),
+                "member_auroc_mean": float(np.mean(member_aurocs)),
+                "member_auroc_sd": float(np.std(member_aurocs, ddof=1)) if len(members) > 1 else np.nan,
+                "ensemble_auroc": ensemble_auroc,
+            }
+        ]
+    )
+    _write(classification, columns, out / "classification.tsv")
+    io.save_attributions(
+        out / "ensemble.npz",
+        mean,
+        correct(mean),
+        maps.x,
+        maps.indices,
+        {"method": "saliency", "split": maps.split, "ensemble_of": [os.fspath(m) for m in members]},
+    )
+
+
+def _write(table: pd.DataFrame, labels: dict, path: Path) -> None:
+    for position, (name, value) in enumerate(labels.items()):
+        table.insert(position, name, value)
+    write_table(table, path)

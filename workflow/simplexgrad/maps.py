@@ -1,0 +1,250 @@
+"""Attribution maps from any tool: reading and writing them as files, correcting them, and how far any
+model's saliency leans off the simplex.
+
+Files are ``.npy``, ``.npz`` (a named array) or HDF5 (``.h5``/``.hdf5``, a dataset path). The layout is
+always given, never guessed (a sequence can have 4 positions): ``NLA`` is ``(N, L, A)`` (Keras, this
+project) and ``NAL`` is ``(N, A, L)`` (PyTorch, tangermeme, tfmodisco-lite).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Literal
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from simplexgrad._arrays import check_finite, check_one_hot
+from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, correct, simplex_angle
+from simplexgrad.io import atomic_output, open_hdf5
+
+__all__ = ["Layout", "read_array", "write_array_like", "to_nla", "correct_file", "model_angles"]
+
+log = logging.getLogger(__name__)
+
+Layout = Literal["NLA", "NAL"]
+_ALPHABET_AXIS = {"NLA": 2, "NAL": 1}
+
+
+def read_array(path: str | os.PathLike, key: str | None = None) -> tuple[np.ndarray, str]:
+    """An array and the key it was read under from a ``.npy``, ``.npz`` or HDF5 file.
+
+    ``key`` names the ``.npz`` array (default: the only one) or the HDF5 dataset path (required when the
+    file holds several datasets); it is ignored for ``.npy``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False), ""
+        except ValueError as error:
+            raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+        key = _choose_key(path, list(arrays), key)
+        return arrays[key], key
+    if suffix in (".h5", ".hdf5"):
+        with open_hdf5(path) as handle:
+            datasets: list[str] = []
+            handle.visititems(
+                lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None
+            )  # noqa: E501
+            key = _choose_key(path, datasets, key)
+            return handle[key][()], key
+    raise ValueError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .h5 or .hdf5")
+
+
+def _choose_key(path: Path, keys: list[str], key: str | None) -> str:
+    if key is None:
+        if len(keys) != 1:
+            raise ValueError(f"{path} holds {len(keys)} arrays {keys[:10]}; name one with --key")
+        return keys[0]
+    if key not in keys:
+        raise ValueError(f"{path} has no array {key!r}; it has {keys[:10]}")
+    return key
+
+
+def write_array_like(source: str | os.PathLike, out: str | os.PathLike, key: str, array: np.ndarray) -> None:
+    """Write ``out`` in the format of ``source`` with ``array`` in place of ``source``'s array ``key``;
+    the other arrays of an ``.npz`` or HDF5 file are copied unchanged. Atomic."""
+    suffix = Path(source).suffix.lower()
+    with atomic_output(out) as temporary:
+        if suffix == ".npy":
+            np.save(temporary, array)
+        elif suffix == ".npz":
+            with np.load(source, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            np.savez(temporary, **{**arrays, key: array})
+        else:
+            shutil.copyfile(source, temporary)
+            with h5py.File(temporary, "r+") as handle:
+                attributes = dict(handle[key].attrs)
+                del handle[key]
+                handle.create_dataset(key, data=array)
+                handle[key].attrs.update(attributes)
+
+
+def to_nla(array: np.ndarray, layout: Layout, name: str, alphabet_size: int = 4) -> np.ndarray:
+    """A ``(N, L, A)`` view of a map or one-hot array given in ``layout``, after checking its rank, its
+    alphabet axis and that it is finite."""
+    if layout not in _ALPHABET_AXIS:
+        raise ValueError(f"layout must be NLA or NAL; got {layout!r}")
+    if array.ndim != 3:
+        raise ValueError(f"{name} must be 3-D ({layout}); got shape {array.shape}")
+    if array.shape[_ALPHABET_AXIS[layout]] != alphabet_size:
+        raise ValueError(
+            f"{name} has shape {array.shape}: its alphabet axis ({layout}, axis {_ALPHABET_AXIS[layout]}) "
+            f"should have {alphabet_size} letters; is the layout right (--layout NLA or NAL)?"
+        )
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name} is not numeric (dtype {array.dtype})")
+    check_finite(array, name)
+    return array if layout == "NLA" else np.swapaxes(array, 1, 2)
+
+
+def correct_file(
+    in_: str,
+    out: str,
+    key: str | None = None,
+    layout: Layout = "NLA",
+    alphabet_size: int = 4,
+    one_hot: str | None = None,
+    one_hot_key: str | None = None,
+    report: str | None = None,
+    thresholds: list[float] | None = None,
+) -> pd.DataFrame:
+    """Correct an attribution file of any tool: g - mean over the alphabet, same format and layout.
+
+    Parameters
+    ----------
+    in_ : str
+        Attribution maps (.npy, .npz or .h5) of gradients or averaged gradients.
+    out : str
+        File to write, in the input's format and layout.
+    key : str or None
+        Array of an .npz (default: the only one) or dataset path of an .h5 file.
+    layout : {'NLA', 'NAL'}
+        NLA is (N, L, A) (Keras, this project); NAL is (N, A, L) (PyTorch, tangermeme, tfmodisco-lite).
+    alphabet_size : int
+        Letters of the alphabet (4 for DNA, 20 for protein).
+    one_hot : str or None
+        The one-hot sequences, to check that they match the maps' shape and layout.
+    one_hot_key : str or None
+        Array or dataset of --one-hot (default: the only one).
+    report : str or None
+        TSV to write: per-sequence angle statistics of the input maps.
+    thresholds : list of float or None
+        Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The per-sequence statistics: mean |θ|, % of positions above each threshold, % with a zero
+        gradient, and the share of each map's squared norm that the correction removed.
+    """
+    maps, key = read_array(in_, key)
+    view = to_nla(maps, layout, f"{in_}:{key}" if key else str(in_), alphabet_size)
+    if one_hot is not None:
+        sequences, sequence_key = read_array(one_hot, one_hot_key)
+        if sequences.shape != maps.shape:
+            raise ValueError(
+                f"{one_hot} has shape {sequences.shape} but {in_} has {maps.shape}: the maps and the "
+                f"sequences must share the layout ({layout})"
+            )
+        check_one_hot(to_nla(sequences, layout, str(one_hot), alphabet_size), str(one_hot))
+    dtype = maps.dtype if np.issubdtype(maps.dtype, np.floating) else np.float32
+    corrected = correct(view.astype(dtype, copy=False), axis=-1)
+    write_array_like(in_, out, key, corrected if layout == "NLA" else np.swapaxes(corrected, 1, 2))
+    table = pd.DataFrame(
+        {"sequence": np.arange(len(view)), **angle_statistics(view, thresholds or ANGLE_THRESHOLDS)}
+    )
+    summary = table.drop(columns="sequence").mean()
+    log.info("%d maps: %s", len(table), ", ".join(f"{name} {value:.3g}" for name, value in summary.items()))
+    if report is not None:
+        from simplexgrad.evaluation import write_table
+
+        write_table(table, report)
+    return table
+
+
+def model_angles(
+    model: str,
+    data: str,
+    out: str,
+    out_pdf: str,
+    out_png: str,
+    key: str | None = None,
+    layout: Layout = "NLA",
+    class_index: list[int] | None = None,
+    output: Literal["probability", "logit"] = "probability",
+    num_seqs: int | None = None,
+    batch_size: int = 128,
+    thresholds: list[float] | None = None,
+) -> pd.DataFrame:
+    """How far a Keras model's saliency leans off the simplex: a per-sequence table and a figure.
+
+    Parameters
+    ----------
+    model : str
+        A Keras 3 model (.keras) with one-hot (N, L, A) input and one or more output units.
+    data : str
+        One-hot sequences: a dataset file (.h5, default key x_test) or an array file (.npy, .npz).
+    out : str
+        TSV to write: one row per output unit and sequence.
+    out_pdf, out_png : str
+        Figure to write: angle density and large-angle histogram (as the paper's App. Fig 11).
+    key : str or None
+        Array or dataset of --data (default: x_test for .h5, else the only array).
+    layout : {'NLA', 'NAL'}
+        Layout of --data; the model takes NLA.
+    class_index : list of int or None
+        Output units to explain (default: all of them).
+    output : {'probability', 'logit'}
+        Differentiate the model's output or its logit.
+    num_seqs : int or None
+        Use only the first N sequences.
+    batch_size : int
+        Model inputs per gradient call.
+    thresholds : list of float or None
+        Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+    """
+    from simplexgrad import plots
+    from simplexgrad.attribution import saliency
+    from simplexgrad.backend import load_model
+    from simplexgrad.evaluation import write_table
+
+    if key is None and Path(data).suffix.lower() in (".h5", ".hdf5"):
+        key = "x_test"
+    sequences, key = read_array(data, key)
+    x = np.ascontiguousarray(to_nla(sequences, layout, f"{data}:{key}" if key else data), dtype=np.float32)
+    x = x[:num_seqs] if num_seqs else x
+    check_one_hot(x, f"{data}:{key}" if key else data)
+    loaded = load_model(model)
+    units = int(loaded.output_shape[-1])
+    chosen = list(range(units)) if class_index is None else class_index
+    bad = [index for index in chosen if not 0 <= index < units]
+    if bad:
+        raise ValueError(f"{model} has {units} output units; --class-index {bad} is out of range")
+    tables, angles = [], []
+    for index in chosen:
+        maps = saliency(loaded, x, class_index=index, output=output, batch_size=batch_size)
+        statistics = angle_statistics(maps, thresholds or ANGLE_THRESHOLDS)
+        tables.append(pd.DataFrame({"class_index": index, "sequence": np.arange(len(x)), **statistics}))
+        sample = simplex_angle(maps, zero=np.nan).ravel()
+        angles.append(sample[~np.isnan(sample)])
+    table = pd.concat(tables, ignore_index=True)
+    write_table(table, out)
+    title = f"{Path(model).name}: {len(chosen)} output unit(s), {len(x)} sequences"
+    plots.save_figure(plots.model_angles(np.concatenate(angles), table, title), out_pdf, out_png)
+    return table

@@ -48,6 +48,7 @@ run: setup
 benchmark: setup
 	$(BIN)/python benchmarks/attribution_throughput.py
 	$(BIN)/python benchmarks/training_epoch.py --threads 2
+	$(BIN)/python benchmarks/ensemble_training.py --members 1 10 --num-seqs 2000 --tensorflow
 
 clean-venv:
 	rm -rf $(VENV)

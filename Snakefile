@@ -19,6 +19,8 @@ include: "workflow/rules/encode.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/attribute.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/invivo.smk"
+include: "workflow/rules/modisco.smk"
 
 
 rule all:

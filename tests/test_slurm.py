@@ -5,8 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from slurm_cluster import LocalSlurm, install, unavailable_reason
-from workflow_helpers import REPO, SNAKEMAKE, write_config
+from workflow_helpers import REPO, SNAKEMAKE, merged, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +16,7 @@ TINY_SLURM = {
     "results": "results",
     "synthetic": {"num_seqs": 400, "seed": 2},
     "models": {"architectures": ["cnn_shallow"], "activations": ["relu"], "num_seeds": 1},
-    "training": {"epochs": 1, "patience": 1, "lr_patience": 1, "threads": 1},
+    "training": {"epochs": 1, "early_stopping_patience": 1, "lr_patience": 1, "threads": 1},
     "attribution": {"methods": ["saliency"], "num_seqs": 8, "threads": 1},
 }
 TIMEOUT_SECONDS = 600
@@ -36,6 +37,21 @@ def cluster(tmp_path_factory):
         assert slurm.stopped(), f"daemons still running: {slurm.pids}"
 
 
+def site_profile(folder: Path) -> Path:
+    """profiles/slurm as a site would edit it for the one-node test cluster: its partition names, small
+    limits and squeue for job status (tests/slurm_local/config.yaml), everything else untouched."""
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    site = yaml.safe_load((REPO / "tests" / "slurm_local" / "config.yaml").read_text())
+    limits = site.pop("rule-resources")
+    for resources in profile["set-resources"].values():
+        resources.update({key: value for key, value in limits.items() if key in resources or key in (
+            "mem_mb", "runtime")})  # fmt: skip
+    target = folder / "slurm_profile"
+    target.mkdir(exist_ok=True)
+    (target / "config.yaml").write_text(yaml.safe_dump(merged(profile, site)))
+    return target
+
+
 def run_on_slurm(cluster: LocalSlurm, folder: Path, config: Path, *arguments: str):
     """Snakemake with the cluster profile under a timeout that sends SIGINT (SIGTERM would only make it
     wait for running jobs), then SIGKILL 30 s later."""
@@ -48,8 +64,7 @@ def run_on_slurm(cluster: LocalSlurm, folder: Path, config: Path, *arguments: st
         *SNAKEMAKE,
         "--directory", str(folder),
         "--configfile", str(config),
-        "--profile", str(REPO / "profiles" / "slurm"),
-        "--profile", str(REPO / "tests" / "slurm_local"),
+        "--workflow-profile", str(site_profile(folder)),
         "--verbose",
         *arguments,
     ]  # fmt: skip
@@ -76,8 +91,9 @@ def test_every_output_is_built_through_slurm(slurm_run):
         synthetic / "angles.tsv",
         synthetic / "summary.tsv",
         *(synthetic / "figures" / f"{name}.{ext}" for name in (
-            "fig2_interpretability_saliency", "fig2_correction_saliency", "fig3a_patch",
-            "fig3c_motif_angles", "fig3d_background_angles", "fig4a_large_angles",
+            "fig2_interpretability_saliency", "fig2_correction_saliency", "fig3a_patch_cnn_shallow_relu",
+            "fig3c_motif_angles_cnn_shallow_relu", "fig3d_background_angles_cnn_shallow_relu",
+            "fig4a_large_angles",
         ) for ext in ("pdf", "png")),
     ]  # fmt: skip
     for path in expected:
@@ -89,8 +105,8 @@ def test_every_job_went_through_sbatch_and_training_asked_for_a_gpu(cluster, slu
     calls = [line for line in result.stderr.splitlines() if "sbatch call:" in line]
     assert calls, "no sbatch call in the log"
     training = [call for call in calls if "--comment rule_train_synthetic" in call]
-    # the two models (the study's and the figures' representative) go as one array, a GPU per task
-    assert len(training) == 1 and "--gpus=1" in training[0] and "--array=1-2" in training[0]
+    # one model: one job asking for a GPU (an array of one task)
+    assert len(training) == 1 and "--gpus=1" in training[0]
     assert all("--gpus" not in call for call in calls if call not in training)
     assert any("--comment rule_tables" in call for call in calls)  # the grouped table jobs
 
@@ -104,7 +120,7 @@ def test_every_job_went_through_sbatch_and_training_asked_for_a_gpu(cluster, slu
     assert len(submissions) == len(calls)
     assert all(job["JobState"] == "COMPLETED" for job in jobs)
     gpu_jobs = [job for job in jobs if "gpu" in job.get("TresPerJob", "")]
-    assert len(gpu_jobs) == 2
+    assert len(gpu_jobs) == 1
     assert all(job["Comment"].startswith("rule_train_synthetic") for job in gpu_jobs)
 
 

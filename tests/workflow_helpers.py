@@ -2,6 +2,7 @@
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,25 @@ def run_snakemake(folder: Path, config: Path, *arguments: str, timeout: int = 90
         text=True,
         timeout=timeout,
     )
+
+
+def repository_copy(destination: Path) -> Path:
+    """The repository's tracked and untracked (not ignored) files copied to ``destination`` with their
+    modification times, and its virtual environment linked, as a user's clone would be."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (destination / ".venv").symlink_to(REPO / ".venv")
+    # The linked environment is installed already: keep make from reinstalling the copy into it.
+    installed = (REPO / ".venv" / ".installed").stat().st_mtime
+    os.utime(destination / "pyproject.toml", (installed - 1, installed - 1))
+    return destination

@@ -1,94 +1,64 @@
 rule attribute_synthetic:
     input:
-        model=f"{SYNTHETIC}/models/{RUN}/model.keras",
+        model=f"{EXPERIMENT}/models/{RUN}/model.keras",
         data=f"{SYNTHETIC}/data.h5",
     output:
-        f"{SYNTHETIC}/attributions/{RUN}/{{method}}.npz",
+        f"{EXPERIMENT}/attributions/{RUN}/{{method}}.npz",
     log:
-        f"{LOGS}/synthetic/attribute/{RUN}/{{method}}.log",
+        f"{LOGS}/{{experiment}}/attribute/{RUN}/{{method}}.log",
     conda:
         "../../envs/model.yaml"
     threads: config["attribution"]["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=60,
     params:
-        cli=CLI,
         num_seqs=config["attribution"]["num_seqs"],
         batch_size=config["attribution"]["batch_size"],
-        seed=config["attribution"]["seed"],
         output=config["attribution"]["output"],
         options=attribution_options,
     shell:
-        "{params.cli} attribute --model {input.model:q} --data {input.data:q} --out {output:q} "
+        "python -m simplexgrad attribute --model {input.model:q} --data {input.data:q} --out {output:q} "
         "--method {wildcards.method} --split test --positives-only --num-seqs {params.num_seqs} "
-        "--batch-size {params.batch_size} --seed {params.seed} --output {params.output} "
-        "--threads {threads} {params.options:q} > {log:q} 2>&1"
+        "--batch-size {params.batch_size} --output {params.output} {params.options} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule evaluate_synthetic:
     input:
-        attributions=f"{SYNTHETIC}/attributions/{RUN}/{{method}}.npz",
+        attributions=f"{EXPERIMENT}/attributions/{RUN}/{{method}}.npz",
         data=f"{SYNTHETIC}/data.h5",
-        classification=f"{SYNTHETIC}/models/{RUN}/metrics.json",
+        classification=f"{EXPERIMENT}/models/{RUN}/metrics.json",
     output:
-        metrics=f"{SYNTHETIC}/evaluation/{RUN}/{{method}}.metrics.tsv",
-        angles=f"{SYNTHETIC}/evaluation/{RUN}/{{method}}.angles.tsv",
+        metrics=f"{EXPERIMENT}/evaluation/{RUN}/{{method}}.metrics.tsv",
+        angles=f"{EXPERIMENT}/evaluation/{RUN}/{{method}}.angles.tsv",
+        model=f"{EXPERIMENT}/evaluation/{RUN}/{{method}}.model.tsv",
     log:
-        f"{LOGS}/synthetic/evaluate/{RUN}/{{method}}.log",
+        f"{LOGS}/{{experiment}}/evaluate/{RUN}/{{method}}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
     params:
-        cli=CLI,
         thresholds=config["figures"]["angle_thresholds"],
     shell:
-        "{params.cli} evaluate --attributions {input.attributions:q} --data {input.data:q} "
-        "--classification {input.classification:q} --label model={wildcards.architecture} "
-        "--label activation={wildcards.activation} --label seed={wildcards.seed} "
+        "python -m simplexgrad evaluate --attributions {input.attributions:q} --data {input.data:q} "
+        "--classification {input.classification:q} --labels architecture={wildcards.architecture} "
+        "activation={wildcards.activation} seed={wildcards.seed} "
         "--thresholds {params.thresholds} --out-metrics {output.metrics:q} "
-        "--out-angles {output.angles:q} > {log:q} 2>&1"
+        "--out-angles {output.angles:q} --out-model {output.model:q} > {log:q} 2>&1"
 
 
-rule collect_synthetic_metrics:
+rule collect_synthetic:
     input:
-        synthetic_evaluations("metrics"),
+        synthetic_evaluations,
     output:
-        f"{SYNTHETIC}/metrics.tsv",
+        f"{SYNTHETIC}/{{table}}.tsv",
     log:
-        f"{LOGS}/synthetic/collect_metrics.log",
+        f"{LOGS}/synthetic/collect_{{table}}.log",
+    wildcard_constraints:
+        table="metrics|angles",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
     shell:
-        "{params.cli} collect --out {output:q} {input:q} > {log:q} 2>&1"
-
-
-rule collect_synthetic_angles:
-    input:
-        synthetic_evaluations("angles"),
-    output:
-        f"{SYNTHETIC}/angles.tsv",
-    log:
-        f"{LOGS}/synthetic/collect_angles.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    params:
-        cli=CLI,
-    shell:
-        "{params.cli} collect --out {output:q} {input:q} > {log:q} 2>&1"
+        "python -m simplexgrad collect --out {output:q} --tables {input:q} > {log:q} 2>&1"
 
 
 rule summarize_synthetic:
@@ -106,10 +76,42 @@ rule summarize_synthetic:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
     shell:
-        "{params.cli} summarize --metrics {input:q} --out {output:q} > {log:q} 2>&1"
+        "python -m simplexgrad summarize --metrics {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule summarize_training_study:
+    input:
+        study=training_study_tables,
+        reference=training_study_reference,
+    output:
+        models=report(
+            f"{RESULTS}/{{study}}/summary.tsv",
+            caption="../report/training_study_tables.rst",
+            category="Training studies",
+            subcategory="Tables",
+            labels={"study": "{study}", "table": "one row per model"},
+        ),
+        settings=report(
+            f"{RESULTS}/{{study}}/settings.tsv",
+            caption="../report/training_study_tables.rst",
+            category="Training studies",
+            subcategory="Tables",
+            labels={"study": "{study}", "table": "one row per setting"},
+        ),
+    log:
+        f"{LOGS}/{{study}}/summary.log",
+    wildcard_constraints:
+        study="|".join(TRAINING_STUDIES),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        parameter=lambda wildcards: TRAINING_STUDIES[wildcards.study]["option"],
+        reference=lambda wildcards, input: cli_options(
+            {"reference": list(input.reference)}
+        ),
+    shell:
+        "python -m simplexgrad summarize-study --tables {input.study:q} {params.reference} "
+        "--parameter {params.parameter} --out {output.models:q} --out-settings {output.settings:q} "
+        "> {log:q} 2>&1"

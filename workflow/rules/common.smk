@@ -2,13 +2,30 @@ import csv
 import os
 import re
 import shlex
+import sys
 
 from snakemake.utils import validate
 
+from simplexgrad.attribution import METHODS as ATTRIBUTION_METHODS, method_options
+
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Jobs run `python -m simplexgrad`: the interpreter that runs Snakemake comes first on PATH (a conda env
+# of envs/ goes before it when --sdm conda is used) and the library is found in workflow/. Both are set
+# in the environment, not in the commands, so a moved or copied project plans no reruns.
+os.environ.update(
+    PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    PYTHONPATH=os.pathsep.join(
+        filter(
+            None,
+            [os.path.join(workflow.basedir, "workflow"), os.environ.get("PYTHONPATH")],
+        )
+    ),
+)
 
 RESULTS = config["results"]
 SYNTHETIC = f"{RESULTS}/synthetic"
+FIGURES = f"{SYNTHETIC}/figures"
 LOGS = f"{RESULTS}/logs"
 ARCHITECTURES = config["models"]["architectures"]
 ACTIVATIONS = config["models"]["activations"]
@@ -19,18 +36,188 @@ SEEDS = list(
     )
 )
 METHODS = config["attribution"]["methods"]
-# The library ships inside the workflow: every rule runs it from here, in whatever environment
-# (the project's virtualenv, or a conda env built from envs/ on a cluster).
-LIBRARY = os.path.join(workflow.basedir, "workflow")
-CLI = f"PYTHONPATH={shlex.quote(LIBRARY)}${{PYTHONPATH:+:$PYTHONPATH}} python -m simplexgrad"
-
 RUN = "{architecture}_{activation}/seed{seed}"
+EXPERIMENT = f"{RESULTS}/{{experiment}}"
+MODEL_FILES = {
+    "model": "model.keras",
+    "history": "history.tsv",
+    "metrics": "metrics.json",
+}
+RECIPE = {
+    key: value
+    for key, value in config["training"].items()
+    if key not in ("threads", "engine")
+}
+# The training studies on the synthetic data: the option each varies, its values and the folder prefix
+# of a setting (results/init_study/sigma0.05/...).
+TRAINING_STUDIES = {
+    "init_study": {"option": "init_stddev", "prefix": "sigma", "values": "stddevs"},
+    "angle_penalty_study": {
+        "option": "angle_penalty",
+        "prefix": "lambda",
+        "values": "strengths",
+    },
+}
+
+
+def member_template(first_model, member):
+    """The --out-template of an ensemble group: the folder beside the first member's, named `member`."""
+    return os.path.join(os.path.dirname(os.path.dirname(first_model)), member)
+
+
+def resolve_engine(engine):
+    """training.engine: 'auto' is the JAX ensemble engine when JAX sees a GPU, else the single-model one
+    (a vmapped step on CPU was measured slower than sequential ones)."""
+    if engine != "auto":
+        return engine
+    try:
+        import jax
+
+        return (
+            "ensemble"
+            if any(device.platform == "gpu" for device in jax.devices())
+            else "single"
+        )
+    except (
+        Exception
+    ):  # no JAX, or no usable device: the TensorFlow engine works everywhere
+        return "single"
+
+
+ENGINE = resolve_engine(config["training"]["engine"])
+
+
+def experiment_setting(experiment):
+    """The training option of an experiment: {} for the main study, e.g. {'init_stddev': 0.05} for
+    init_study/sigma0.05."""
+    study, _, setting = experiment.partition("/")
+    if study not in TRAINING_STUDIES:
+        return {}
+    spec = TRAINING_STUDIES[study]
+    return {spec["option"]: float(setting.removeprefix(spec["prefix"]))}
+
+
+EXPERIMENT_FAMILIES = {"synthetic": "synthetic"} | {
+    study: f"{study}/{spec['prefix']}[^/]+" for study, spec in TRAINING_STUDIES.items()
+}
+# The seeds of each family of experiments (fixed per family, so that a group's outputs are known).
+SEED_FAMILIES = {"synthetic": SEEDS} | {
+    study: list(
+        range(
+            config["models"]["first_seed"],
+            config["models"]["first_seed"] + config[study]["num_seeds"],
+        )
+    )
+    for study in TRAINING_STUDIES
+}
+
+
+def study_settings(study):
+    spec = TRAINING_STUDIES[study]
+    return [
+        f"{study}/{spec['prefix']}{value:g}" for value in config[study][spec["values"]]
+    ]
+
+
+def study_models(study, pattern):
+    """`pattern` (with {experiment}) for every setting, model type and seed of a training study."""
+    settings = config[study]
+    return expand(
+        pattern,
+        experiment=study_settings(study),
+        architecture=settings["architectures"],
+        activation=settings["activations"],
+        seed=SEED_FAMILIES[study],
+    )
+
+
+def training_study_tables(wildcards):
+    return study_models(
+        wildcards.study, f"{EXPERIMENT}/evaluation/{RUN}/saliency.model.tsv"
+    )
+
+
+def training_study_reference(wildcards):
+    """The main study's models without the studied option (λ = 0), as the angle penalty's reference."""
+    if wildcards.study != "angle_penalty_study":
+        return []
+    settings = config[wildcards.study]
+    seeds = [
+        seed
+        for seed in SEEDS
+        if seed < config["models"]["first_seed"] + settings["num_seeds"]
+    ]
+    return expand(
+        f"{SYNTHETIC}/evaluation/{RUN}/saliency.model.tsv",
+        architecture=[a for a in settings["architectures"] if a in ARCHITECTURES],
+        activation=[a for a in settings["activations"] if a in ACTIVATIONS],
+        seed=seeds,
+    )
+
+
+def check_attribution_config(settings):
+    """Method names and option names of the config against the library's registry."""
+    unknown = sorted(set(settings["methods"]) - set(ATTRIBUTION_METHODS))
+    if unknown:
+        raise ValueError(
+            f"config attribution.methods names {unknown}; the library has {list(ATTRIBUTION_METHODS)}"
+        )
+    shared = {"methods", "num_seqs", "batch_size", "seed", "output", "threads"}
+    for method, options in settings.items():
+        if method in shared:
+            continue
+        if method not in ATTRIBUTION_METHODS:
+            raise ValueError(f"config attribution.{method}: no such attribution method")
+        wrong = sorted(set(options) - set(method_options(method)))
+        if wrong:
+            raise ValueError(
+                f"config attribution.{method}: unknown option(s) {wrong}; "
+                f"its options are {list(method_options(method))}"
+            )
+
+
+check_attribution_config(config["attribution"])
+
+
+def cli_options(options):
+    """`{'early_stopping_patience': 4}` as `--early-stopping-patience 4`, quoted for the shell; a bool
+    is `--flag` or `--no-flag`, an empty list is left out (the library's default applies). Options are
+    sorted: the key order of a config depends on which file set a key, and must not change a command.
+    """
+    arguments = []
+    for name, value in sorted(options.items()):
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            arguments.append(f"--{flag}" if value else f"--no-{flag}")
+        elif value != []:
+            arguments += [
+                f"--{flag}",
+                *map(str, value if isinstance(value, list) else [value]),
+            ]
+    return " ".join(shlex.quote(argument) for argument in arguments)
+
+
+def workflow_file(path):
+    """A file named in the config: relative to the working directory if it is there, else to the
+    workflow's folder (so that a run from another folder finds config/ and resources/).
+    """
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(workflow.basedir, path)
+
+
+def attribution_options(wildcards):
+    """The method's own options: the config's seed (for seeded methods) and the config's overrides."""
+    settings = config["attribution"]
+    seeded = "seed" in method_options(wildcards.method)
+    return cli_options(
+        ({"seed": settings["seed"]} if seeded else {})
+        | settings.get(wildcards.method, {})
+    )
+
 
 ENCODE = f"{RESULTS}/encode"
-# A relative table path is looked up in the working directory, then in the workflow's folder.
-ENCODE_TABLE = config["encode"]["manifest"]
-if not os.path.isabs(ENCODE_TABLE) and not os.path.exists(ENCODE_TABLE):
-    ENCODE_TABLE = os.path.join(workflow.basedir, ENCODE_TABLE)
+ENCODE_TABLE = workflow_file(config["encode"]["manifest"])
 
 
 def read_encode_table(path):
@@ -53,15 +240,24 @@ def read_encode_table(path):
 
 
 ENCODE_TFS, ENCODE_DNASE = read_encode_table(ENCODE_TABLE)
+unknown_tfs = sorted(set(config["invivo"]["tfs"]) - set(ENCODE_TFS))
+if unknown_tfs:
+    raise ValueError(
+        f"config invivo.tfs names {unknown_tfs}, which are not among the ENCODE TFs {ENCODE_TFS}"
+    )
 
 
 wildcard_constraints:
-    architecture="cnn_shallow|cnn_deep",
-    activation="relu|exponential",
+    architecture="|".join(ARCHITECTURES),
+    activation="|".join(ACTIVATIONS),
     seed=r"\d+",
-    method="saliency|integrated_gradients|smoothgrad|expected_gradients",
+    method="|".join(METHODS),
+    experiment="|".join(EXPERIMENT_FAMILIES.values()),
     tf="|".join(re.escape(name) for name in ENCODE_TFS),
     encode_name=r"[A-Za-z0-9_.-]+",
+    filters=r"\d+",
+    repeat=r"\d+",
+    maps="raw|corrected",
 
 
 def synthetic_runs(pattern):
@@ -75,26 +271,41 @@ def synthetic_runs(pattern):
     )
 
 
-def synthetic_evaluations(kind):
-    """Per-run evaluation tables of one kind ('metrics' or 'angles') for every method."""
+def synthetic_evaluations(wildcards):
+    """Per-run evaluation tables of one kind (metrics or angles) for every method."""
     return expand(
-        synthetic_runs(f"{SYNTHETIC}/evaluation/{RUN}/{{method}}.{kind}.tsv"),
+        synthetic_runs(
+            f"{SYNTHETIC}/evaluation/{RUN}/{{method}}.{wildcards.table}.tsv"
+        ),
         method=METHODS,
     )
 
 
+def seeds_of_model(wildcards):
+    """Every seed's saliency file of one model (the angle figures pool them)."""
+    return expand(
+        f"{SYNTHETIC}/attributions/{RUN}/saliency.npz",
+        architecture=wildcards.architecture,
+        activation=wildcards.activation,
+        seed=SEEDS,
+    )
+
+
+def figure_files(name):
+    return [f"{FIGURES}/{name}.{ext}" for ext in ("pdf", "png")]
+
+
 def synthetic_figures():
-    figures = f"{SYNTHETIC}/figures"
-    names = [f"fig2_interpretability_{m}" for m in METHODS]
-    names += [f"fig2_correction_{m}" for m in METHODS]
+    names = [f"{figure}_{method}" for figure in METRIC_FIGURES for method in METHODS]
     if "saliency" in METHODS:
-        names += [
-            "fig3a_patch",
-            "fig3c_motif_angles",
-            "fig3d_background_angles",
-            "fig4a_large_angles",
-        ]
-    return [f"{figures}/{name}.{ext}" for name in names for ext in ("pdf", "png")]
+        names += expand(
+            "{figure}_{architecture}_{activation}",
+            figure=["fig3a_patch", *MODEL_FIGURES],
+            architecture=ARCHITECTURES,
+            activation=ACTIVATIONS,
+        )
+        names.append("fig4a_large_angles")
+    return [path for name in names for path in figure_files(name)]
 
 
 def synthetic_outputs():
@@ -113,34 +324,190 @@ def encode_outputs():
     ]
 
 
+INVIVO = f"{RESULTS}/invivo"
+INVIVO_FIGURES = f"{INVIVO}/figures"
+INVIVO_TFS = config["invivo"]["tfs"] or ENCODE_TFS
+MEMBER = "{architecture}_{activation}/filters{filters}/repeat{repeat}"
+INVIVO_MEMBERS = [
+    (filters, repeat)
+    for filters in config["invivo"]["first_layer_filters"]
+    for repeat in range(config["invivo"]["repeats"])
+]
+
+
+def invivo_seed(filters, repeat):
+    """Member k (filter sizes in config order, repeats within) has seed first_seed + k: its own seed."""
+    index = config["invivo"]["first_layer_filters"].index(int(filters))
+    return (
+        config["invivo"]["first_seed"]
+        + index * config["invivo"]["repeats"]
+        + int(repeat)
+    )
+
+
+ENSEMBLE_OUTPUTS = {
+    "differences": "tsv",
+    "angles": "tsv",
+    "angle_histogram": "tsv",
+    "sequence_angles": "tsv",
+    "classification": "tsv",
+    "ensemble": "npz",
+}
+INVIVO_TABLES = {  # collected table -> the per-ensemble file it concatenates
+    "ensemble_difference": "differences",
+    "angles": "angles",
+    "classification": "classification",
+}
+INVIVO_MODEL_FIGURES = {  # figure -> {option of its subcommand: per-ensemble table}
+    "fig3e_ensemble_difference": {
+        "histograms": "angle_histogram",
+        "differences": "differences",
+    },
+    "appfig10_ensemble_angles": {"histograms": "angle_histogram"},
+    "fig4b_invivo_large_angles": {"sequence_angles": "sequence_angles"},
+}
+INVIVO_FIGURE_MODEL = {
+    key: config["invivo"]["figures"][key] for key in ("architecture", "activation")
+}
+
+
+def invivo_members(pattern):
+    """An input function: `pattern` for every member of the ensemble named by the wildcards."""
+
+    def members(wildcards):
+        return [
+            pattern.format(
+                tf=wildcards["tf"],
+                architecture=wildcards["architecture"],
+                activation=wildcards["activation"],
+                filters=filters,
+                repeat=repeat,
+            )
+            for filters, repeat in INVIVO_MEMBERS
+        ]
+
+    return members
+
+
+def invivo_ensembles(filename, per_model_type=False):
+    """An input function: an ensemble file of every TF and model type, or of every TF of the wildcards'
+    model type."""
+
+    def ensembles(wildcards):
+        folder = f"{INVIVO}/{{tf}}/ensembles/{{architecture}}_{{activation}}/{filename}"
+        if per_model_type:
+            return expand(
+                folder,
+                tf=INVIVO_TFS,
+                **{k: wildcards[k] for k in ("architecture", "activation")},
+            )
+        return expand(
+            folder,
+            tf=INVIVO_TFS,
+            architecture=config["invivo"]["architectures"],
+            activation=config["invivo"]["activations"],
+        )
+
+    return ensembles
+
+
+def invivo_outputs():
+    figures = [f"fig3b_invivo_patch_{tf}" for tf in INVIVO_TFS]
+    figures += expand(
+        "{figure}_{architecture}_{activation}",
+        figure=INVIVO_MODEL_FIGURES,
+        architecture=config["invivo"]["architectures"],
+        activation=config["invivo"]["activations"],
+    )
+    return [f"{INVIVO}/{table}.tsv" for table in INVIVO_TABLES] + [
+        f"{INVIVO_FIGURES}/{name}.{ext}" for name in figures for ext in ("pdf", "png")
+    ]
+
+
+def training_study_outputs(study):
+    spec = TRAINING_STUDIES[study]
+    figures = [STUDY_FIGURES[study], STUDY_APPENDIX_FIGURES[study]]
+    return [f"{RESULTS}/{study}/{table}.tsv" for table in ("summary", "settings")] + [
+        f"{RESULTS}/{study}/figures/{name}.{ext}"
+        for name in figures
+        for ext in ("pdf", "png")
+    ]
+
+
+STUDY_FIGURES = {
+    "init_study": "fig4c_init_study",
+    "angle_penalty_study": "fig4d_angle_penalty",
+}
+STUDY_APPENDIX_FIGURES = {
+    "init_study": "appfig14_init_study",
+    "angle_penalty_study": "appfig15_angle_penalty",
+}
+
+
+MODISCO = config["modisco"]
+# The synthetic study's models and seeds that motif discovery searches.
+MODISCO_MODELS = {
+    "architecture": [a for a in MODISCO["architectures"] if a in ARCHITECTURES],
+    "activation": [a for a in MODISCO["activations"] if a in ACTIVATIONS],
+    "seed": [seed for seed in MODISCO["seeds"] if seed in SEEDS],
+}
+MODISCO_OPTIONS = cli_options(
+    {key: MODISCO[key] for key in ("max_seqlets", "window", "report")}
+    | {"jaspar_release": config["synthetic"]["jaspar_release"]}
+)
+
+
+def modisco_report(folder):
+    """The HTML report of one modisco run as a report item (a folder with its index page)."""
+    index = {"full": "report.html", "simple": "motifs.html"}.get(MODISCO["report"])
+    if index is None:
+        return []
+    return report(directory(folder), caption="../report/modisco_motifs.rst", category="Motif discovery",
+                  htmlindex=index)  # fmt: skip
+
+
+def modisco_tables(study):
+    if study == "synthetic":
+        return expand(
+            f"{SYNTHETIC}/modisco/{RUN}/{{maps}}/motifs.tsv",
+            **MODISCO_MODELS,
+            maps=["raw", "corrected"],
+        )
+    return expand(
+        f"{INVIVO}/modisco/{{tf}}/{{source}}/motifs.tsv",
+        tf=INVIVO_TFS,
+        source=["ensemble_corrected", "member_raw"],
+    )
+
+
+def invivo_modisco_input(wildcards):
+    """A TF's ensemble map (ensemble_corrected) or its first member's map (member_raw), of the model type
+    of the in vivo figures."""
+    model = {**INVIVO_FIGURE_MODEL, "tf": wildcards.tf}
+    if wildcards.source == "ensemble_corrected":
+        return f"{INVIVO}/{wildcards.tf}/ensembles/{model['architecture']}_{model['activation']}/ensemble.npz"
+    return invivo_members(f"{INVIVO}/{{tf}}/saliency/{MEMBER}.npz")(model)[0]
+
+
 def all_outputs():
     outputs = synthetic_outputs()
+    if MODISCO["enabled"] and "saliency" in METHODS and all(MODISCO_MODELS.values()):
+        outputs += [
+            f"{SYNTHETIC}/modisco/motifs.tsv",
+            *figure_files("modisco_recovery"),
+        ]
+    for study in TRAINING_STUDIES:
+        if config[study]["enabled"]:
+            outputs += training_study_outputs(study)
     if config["encode"]["enabled"]:
         outputs += encode_outputs()
+        if config["invivo"]["enabled"]:
+            outputs += invivo_outputs()
+            if MODISCO["enabled"] and MODISCO["invivo"]:
+                outputs.append(f"{INVIVO}/modisco/motifs.tsv")
     return outputs
 
 
-def attribution_options(wildcards):
-    """Command-line options of one attribution method, from the config."""
-    settings = config["attribution"]
-    options = {
-        "saliency": {},
-        "integrated_gradients": settings["integrated_gradients"],
-        "smoothgrad": settings["smoothgrad"],
-        "expected_gradients": settings["expected_gradients"],
-    }[wildcards.method]
-    arguments = []
-    for name, value in options.items():
-        arguments += [f"--{name.replace('_', '-')}", str(value)]
-    return arguments
-
-
-def representative_run():
-    chosen = config["figures"]["representative"]
-    return f"{chosen['architecture']}_{chosen['activation']}/seed{chosen.get('seed', SEEDS[0])}"
-
-
-def representative_name():
-    chosen = config["figures"]["representative"]
-    short = {"relu": "relu", "exponential": "exp"}[chosen["activation"]]
-    return f"{chosen['architecture'].replace('cnn_', 'CNN-')}-{short}"
+# Figures drawn from the synthetic metrics table, one per method, and from every seed of one model.
+METRIC_FIGURES = ("fig2_interpretability", "fig2_correction")
+MODEL_FIGURES = ("fig3c_motif_angles", "fig3d_background_angles")

@@ -18,16 +18,21 @@ rule encode_manifest:
     conda:
         "../../envs/data.yaml"
     threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
-        cli=CLI,
-        portal=config["encode"]["portal"],
-        biosample=config["encode"]["biosample"],
+        options=cli_options(
+            {
+                key: config["encode"][key]
+                for key in (
+                    "portal",
+                    "biosample",
+                    "output_types",
+                    "match_tagged_targets",
+                )
+            }
+            | {"retries": config["encode"]["download_retries"]}
+        ),
     shell:
-        "{params.cli} encode-manifest --table {input:q} --out {output:q} "
-        "--portal {params.portal:q} --biosample {params.biosample:q} > {log:q} 2>&1"
+        "python -m simplexgrad encode-manifest --table {input:q} --out {output:q} {params.options} > {log:q} 2>&1"
 
 
 rule download_encode:
@@ -40,18 +45,16 @@ rule download_encode:
     conda:
         "../../envs/data.yaml"
     threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=60,
     params:
-        cli=CLI,
         retries=config["encode"]["download_retries"],
     shell:
-        "{params.cli} download --manifest {input:q} --manifest-name {wildcards.encode_name:q} "
+        "python -m simplexgrad download --manifest {input:q} --manifest-name {wildcards.encode_name:q} "
         "--out {output:q} --retries {params.retries} > {log:q} 2>&1"
 
 
 rule download_genome:
+    input:
+        f"{ENCODE}/manifest.tsv",
     output:
         f"{ENCODE}/genome/genome.fa.gz",
     log:
@@ -59,16 +62,10 @@ rule download_genome:
     conda:
         "../../envs/data.yaml"
     threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=120,
     params:
-        cli=CLI,
-        url=config["encode"]["genome"]["url"],
-        md5=config["encode"]["genome"]["md5"],
         retries=config["encode"]["download_retries"],
     shell:
-        "{params.cli} download --url {params.url:q} --md5 {params.md5:q} --out {output:q} "
+        "python -m simplexgrad download --manifest {input:q} --manifest-name genome --out {output:q} "
         "--retries {params.retries} > {log:q} 2>&1"
 
 
@@ -83,13 +80,8 @@ rule prepare_genome:
     conda:
         "../../envs/data.yaml"
     threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    params:
-        cli=CLI,
     shell:
-        "{params.cli} prepare-genome --fasta-gz {input:q} --out {output.fasta:q} > {log:q} 2>&1"
+        "python -m simplexgrad prepare-genome --fasta-gz {input:q} --out {output.fasta:q} > {log:q} 2>&1"
 
 
 rule encode_dataset:
@@ -107,20 +99,15 @@ rule encode_dataset:
     conda:
         "../../envs/data.yaml"
     threads: 1
-    resources:
-        mem_mb=6000,
-        runtime=30,
     params:
-        cli=CLI,
         length=config["encode"]["length"],
         centre=config["encode"]["centre"],
         seed=config["encode"]["seed"],
-        genome_md5=config["encode"]["genome"]["md5"],
     shell:
-        "{params.cli} encode-dataset --name {wildcards.tf:q} --manifest {input.manifest:q} "
+        "python -m simplexgrad encode-dataset --name {wildcards.tf:q} --manifest {input.manifest:q} "
         "--peaks {input.peaks:q} --dnase {input.dnase:q} --genome {input.fasta:q} "
         "--length {params.length} --centre {params.centre} --seed {params.seed} "
-        "--genome-md5 {params.genome_md5:q} --tmpdir {resources.tmpdir:q} "
+        "--tmpdir {resources.tmpdir:q} "
         "--out {output.dataset:q} --out-counts {output.counts:q} > {log:q} 2>&1"
 
 
@@ -138,10 +125,5 @@ rule encode_summary:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        cli=CLI,
     shell:
-        "{params.cli} collect --out {output:q} {input:q} > {log:q} 2>&1"
+        "python -m simplexgrad collect --out {output:q} --tables {input:q} > {log:q} 2>&1"

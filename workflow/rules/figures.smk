@@ -1,149 +1,93 @@
-FIGURES = f"{SYNTHETIC}/figures"
+# One rule per figure, named as the figure (its file stem, `simplexgrad figure` subcommand, plotting
+# function and caption file carry the same name). Figures of the same shape are defined in one loop.
+
+for figure in METRIC_FIGURES:
+
+    rule:
+        name:
+            figure
+        input:
+            f"{SYNTHETIC}/metrics.tsv",
+        output:
+            pdf=f"{FIGURES}/{figure}_{{method}}.pdf",
+            png=report(
+                f"{FIGURES}/{figure}_{{method}}.png",
+                caption=f"../report/{figure}.rst",
+                category="Synthetic study",
+                subcategory="Fig 2 and App. Fig 5: interpretability",
+                labels={"figure": figure, "method": "{method}"},
+            ),
+        log:
+            f"{LOGS}/synthetic/figures/{figure}_{{method}}.log",
+        conda:
+            "../../envs/analysis.yaml"
+        threads: 1
+        params:
+            figure=figure,
+        shell:
+            "python -m simplexgrad figure {params.figure} --metrics {input:q} --method {wildcards.method} "
+            "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
 
 
-rule figure_interpretability:
+rule fig3a_patch:
     input:
-        f"{SYNTHETIC}/metrics.tsv",
-    output:
-        pdf=f"{FIGURES}/fig2_interpretability_{{method}}.pdf",
-        png=report(
-            f"{FIGURES}/fig2_interpretability_{{method}}.png",
-            caption="../report/fig2_interpretability.rst",
-            category="Synthetic study",
-            subcategory="Fig 2a-c: classification vs interpretability",
-            labels={"method": "{method}"},
-        ),
-    log:
-        f"{LOGS}/synthetic/figures/fig2_interpretability_{{method}}.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
-    shell:
-        "{params.cli} figure fig2-scatter --metrics {input:q} --method {wildcards.method} "
-        "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
-
-
-rule figure_correction:
-    input:
-        f"{SYNTHETIC}/metrics.tsv",
-    output:
-        pdf=f"{FIGURES}/fig2_correction_{{method}}.pdf",
-        png=report(
-            f"{FIGURES}/fig2_correction_{{method}}.png",
-            caption="../report/fig2_correction.rst",
-            category="Synthetic study",
-            subcategory="Fig 2d-f and appendix Fig 5: before vs after correction",
-            labels={"method": "{method}"},
-        ),
-    log:
-        f"{LOGS}/synthetic/figures/fig2_correction_{{method}}.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
-    shell:
-        "{params.cli} figure fig2-correction --metrics {input:q} --method {wildcards.method} "
-        "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
-
-
-rule figure_patch:
-    input:
-        attributions=f"{SYNTHETIC}/attributions/{representative_run()}/saliency.npz",
+        attributions=f"{SYNTHETIC}/attributions/{{architecture}}_{{activation}}/seed{SEEDS[0]}/saliency.npz",
         data=f"{SYNTHETIC}/data.h5",
     output:
-        pdf=f"{FIGURES}/fig3a_patch.pdf",
+        pdf=f"{FIGURES}/fig3a_patch_{{architecture}}_{{activation}}.pdf",
         png=report(
-            f"{FIGURES}/fig3a_patch.png",
+            f"{FIGURES}/fig3a_patch_{{architecture}}_{{activation}}.png",
             caption="../report/fig3a_patch.rst",
             category="Synthetic study",
-            subcategory="Fig 3: angles",
+            subcategory="Fig 3a and App. Fig 6: sequence patches",
+            labels={"model": "{architecture}_{activation}"},
         ),
     log:
-        f"{LOGS}/synthetic/figures/fig3a_patch.log",
+        f"{LOGS}/synthetic/figures/fig3a_patch_{{architecture}}_{{activation}}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
     params:
-        cli=CLI,
         sequence=config["figures"]["patch"]["sequence"],
         width=config["figures"]["patch"]["width"],
     shell:
-        "{params.cli} figure fig3a-patch --attributions {input.attributions:q} "
-        "--data {input.data:q} --sequence {params.sequence} --width {params.width} "
+        "python -m simplexgrad figure fig3a_patch --attributions {input.attributions:q} --data {input.data:q} "
+        "--architecture {wildcards.architecture} --activation {wildcards.activation} "
+        "--sequence {params.sequence} --width {params.width} "
         "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
 
 
-rule figure_motif_angles:
-    input:
-        attributions=f"{SYNTHETIC}/attributions/{representative_run()}/saliency.npz",
-        data=f"{SYNTHETIC}/data.h5",
-    output:
-        pdf=f"{FIGURES}/fig3c_motif_angles.pdf",
-        png=report(
-            f"{FIGURES}/fig3c_motif_angles.png",
-            caption="../report/fig3c_motif_angles.rst",
-            category="Synthetic study",
-            subcategory="Fig 3: angles",
-        ),
-    log:
-        f"{LOGS}/synthetic/figures/fig3c_motif_angles.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
-        name=representative_name(),
-    shell:
-        "{params.cli} figure fig3c-motif --attributions {input.attributions:q} "
-        "--data {input.data:q} --model-name {params.name:q} "
-        "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
+for figure in MODEL_FIGURES:
+
+    rule:
+        name:
+            figure
+        input:
+            attributions=seeds_of_model,
+            data=f"{SYNTHETIC}/data.h5",
+        output:
+            pdf=f"{FIGURES}/{figure}_{{architecture}}_{{activation}}.pdf",
+            png=report(
+                f"{FIGURES}/{figure}_{{architecture}}_{{activation}}.png",
+                caption=f"../report/{figure}.rst",
+                category="Synthetic study",
+                subcategory="Fig 3c/d and App. Fig 8: angles, all seeds",
+                labels={"figure": figure, "model": "{architecture}_{activation}"},
+            ),
+        log:
+            f"{LOGS}/synthetic/figures/{figure}_{{architecture}}_{{activation}}.log",
+        conda:
+            "../../envs/analysis.yaml"
+        threads: 1
+        params:
+            figure=figure,
+        shell:
+            "python -m simplexgrad figure {params.figure} --attributions {input.attributions:q} --data {input.data:q} "
+            "--architecture {wildcards.architecture} --activation {wildcards.activation} "
+            "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
 
 
-rule figure_background_angles:
-    input:
-        attributions=f"{SYNTHETIC}/attributions/{representative_run()}/saliency.npz",
-        data=f"{SYNTHETIC}/data.h5",
-    output:
-        pdf=f"{FIGURES}/fig3d_background_angles.pdf",
-        png=report(
-            f"{FIGURES}/fig3d_background_angles.png",
-            caption="../report/fig3d_background_angles.rst",
-            category="Synthetic study",
-            subcategory="Fig 3: angles",
-        ),
-    log:
-        f"{LOGS}/synthetic/figures/fig3d_background_angles.log",
-    conda:
-        "../../envs/analysis.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
-        name=representative_name(),
-    shell:
-        "{params.cli} figure fig3d-background --attributions {input.attributions:q} "
-        "--data {input.data:q} --model-name {params.name:q} "
-        "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
-
-
-rule figure_large_angles:
+rule fig4a_large_angles:
     input:
         f"{SYNTHETIC}/angles.tsv",
     output:
@@ -152,18 +96,41 @@ rule figure_large_angles:
             f"{FIGURES}/fig4a_large_angles.png",
             caption="../report/fig4a_large_angles.rst",
             category="Synthetic study",
-            subcategory="Fig 4: large angles",
+            subcategory="Fig 4a and App. Fig 12: large angles",
         ),
     log:
         f"{LOGS}/synthetic/figures/fig4a_large_angles.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        cli=CLI,
     shell:
-        "{params.cli} figure fig4a --angles {input:q} --method saliency "
+        "python -m simplexgrad figure fig4a_large_angles --angles {input:q} --method saliency "
         "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"
+
+
+for study in TRAINING_STUDIES:
+    for figure in (STUDY_FIGURES[study], STUDY_APPENDIX_FIGURES[study]):
+
+        rule:
+            name:
+                figure
+            input:
+                f"{RESULTS}/{study}/summary.tsv",
+            output:
+                pdf=f"{RESULTS}/{study}/figures/{figure}.pdf",
+                png=report(
+                    f"{RESULTS}/{study}/figures/{figure}.png",
+                    caption=f"../report/{figure}.rst",
+                    category="Training studies",
+                    subcategory="Figs 4c/d and App. Figs 14/15",
+                ),
+            log:
+                f"{LOGS}/{study}/figures/{figure}.log",
+            conda:
+                "../../envs/analysis.yaml"
+            threads: 1
+            params:
+                figure=figure,
+            shell:
+                "python -m simplexgrad figure {params.figure} --summary {input:q} "
+                "--out-pdf {output.pdf:q} --out-png {output.png:q} > {log:q} 2>&1"

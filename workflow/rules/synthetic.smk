@@ -1,4 +1,10 @@
 rule synthetic_data:
+    input:
+        background=(
+            [workflow_file(config["synthetic"]["background_ids"])]
+            if config["synthetic"]["background_ids"]
+            else []
+        ),
     output:
         f"{SYNTHETIC}/data.h5",
     log:
@@ -6,19 +12,14 @@ rule synthetic_data:
     conda:
         "../../envs/data.yaml"
     threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
     params:
-        cli=CLI,
-        seed=config["synthetic"]["seed"],
-        num_seqs=config["synthetic"]["num_seqs"],
-        length=config["synthetic"]["length"],
-        release=config["synthetic"]["jaspar_release"],
-        core_ids=config["synthetic"]["core_ids"],
-        num_background=config["synthetic"]["num_background"],
+        options=cli_options(
+            {k: v for k, v in config["synthetic"].items() if k != "background_ids"}
+        ),
+        background=lambda wildcards, input: (
+            cli_options({"background_table": list(input.background)})
+            if input.background
+            else ""
+        ),
     shell:
-        "{params.cli} synthetic --out {output:q} --seed {params.seed} "
-        "--num-seqs {params.num_seqs} --length {params.length} "
-        "--jaspar-release {params.release:q} --core-ids {params.core_ids:q} "
-        "--num-background {params.num_background} > {log:q} 2>&1"
+        "python -m simplexgrad synthetic --out {output:q} {params.options} {params.background} > {log:q} 2>&1"

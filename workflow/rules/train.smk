@@ -1,30 +1,128 @@
-rule train_synthetic:
-    input:
-        data=f"{SYNTHETIC}/data.h5",
-    output:
-        model=f"{SYNTHETIC}/models/{RUN}/model.keras",
-        history=f"{SYNTHETIC}/models/{RUN}/history.tsv",
-        metrics=f"{SYNTHETIC}/models/{RUN}/metrics.json",
-    log:
-        f"{LOGS}/synthetic/train/{RUN}.log",
-    conda:
-        "../../envs/model.yaml"
-    threads: config["training"]["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        gpu=1,
-    params:
-        cli=CLI,
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
-        epochs=config["training"]["epochs"],
-        patience=config["training"]["patience"],
-        lr_patience=config["training"]["lr_patience"],
-        batch_size=config["training"]["batch_size"],
-        learning_rate=config["training"]["learning_rate"],
-    shell:
-        "{params.cli} train --data {input.data:q} --out {params.out_dir:q} "
-        "--model {wildcards.architecture} --activation {wildcards.activation} "
-        "--seed {wildcards.seed} --epochs {params.epochs} --patience {params.patience} "
-        "--lr-patience {params.lr_patience} --batch-size {params.batch_size} "
-        "--learning-rate {params.learning_rate} --threads {threads} > {log:q} 2>&1"
+# Models on the synthetic data: the main study (experiment "synthetic") and the two training studies
+# (experiments "init_study/sigma<σ>" and "angle_penalty_study/lambda<λ>", whose setting is a training
+# option), and the in vivo ensemble members. training.engine "single" trains one model per job with
+# TensorFlow; "ensemble" trains every member of one architecture and shape in one JAX program, one job
+# per group (all seeds of a model type and setting; in vivo, all repeats of a filter size).
+
+if ENGINE == "single":
+
+    rule train_synthetic:
+        input:
+            data=f"{SYNTHETIC}/data.h5",
+        output:
+            model=f"{EXPERIMENT}/models/{RUN}/model.keras",
+            history=f"{EXPERIMENT}/models/{RUN}/history.tsv",
+            metrics=f"{EXPERIMENT}/models/{RUN}/metrics.json",
+        log:
+            f"{LOGS}/{{experiment}}/train/{RUN}.log",
+        conda:
+            "../../envs/model.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            gpu=1,
+        params:
+            out=lambda wildcards, output: os.path.dirname(output.model),
+            recipe=lambda wildcards: cli_options(
+                RECIPE | experiment_setting(wildcards.experiment)
+            ),
+        shell:
+            "python -m simplexgrad train --data {input.data:q} --out {params.out:q} "
+            "--architecture {wildcards.architecture} --activation {wildcards.activation} "
+            "--seed {wildcards.seed} {params.recipe} --threads {threads} > {log:q} 2>&1"
+
+    rule train_invivo:
+        input:
+            data=f"{ENCODE}/{{tf}}.h5",
+        output:
+            model=f"{INVIVO}/{{tf}}/models/{MEMBER}/model.keras",
+            history=f"{INVIVO}/{{tf}}/models/{MEMBER}/history.tsv",
+            metrics=f"{INVIVO}/{{tf}}/models/{MEMBER}/metrics.json",
+        log:
+            f"{LOGS}/invivo/train/{{tf}}/{MEMBER}.log",
+        conda:
+            "../../envs/model.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            gpu=1,
+        params:
+            out=lambda wildcards, output: os.path.dirname(output.model),
+            recipe=cli_options(RECIPE),
+            seed=lambda wildcards: invivo_seed(wildcards.filters, wildcards.repeat),
+        shell:
+            "python -m simplexgrad train --data {input.data:q} --out {params.out:q} "
+            "--architecture {wildcards.architecture} --activation {wildcards.activation} "
+            "--first-layer-filters {wildcards.filters} --seed {params.seed} {params.recipe} "
+            "--threads {threads} > {log:q} 2>&1"
+
+else:
+
+    for family, seeds in SEED_FAMILIES.items():
+
+        rule:
+            name:
+                f"train_{family}_group"
+            input:
+                data=f"{SYNTHETIC}/data.h5",
+            output:
+                **{
+                    key: expand(
+                        f"{RESULTS}/{{{{experiment}}}}/models/{{{{architecture}}}}_{{{{activation}}}}/seed{{seed}}/{name}",
+                        seed=seeds,
+                    )
+                    for key, name in MODEL_FILES.items()
+                },
+            log:
+                f"{LOGS}/{{experiment}}/train/{{architecture}}_{{activation}}.log",
+            wildcard_constraints:
+                experiment=EXPERIMENT_FAMILIES[family],
+            conda:
+                "../../envs/model.yaml"
+            threads: config["training"]["threads"]
+            resources:
+                gpu=1,
+            params:
+                template=lambda wildcards, output: member_template(
+                    output.model[0], "seed{seed}"
+                ),
+                seeds=seeds,
+                recipe=lambda wildcards: cli_options(
+                    RECIPE | experiment_setting(wildcards.experiment)
+                ),
+            shell:
+                "KERAS_BACKEND=jax python -m simplexgrad train-ensemble --data {input.data:q} "
+                "--out-template {params.template:q} --architecture {wildcards.architecture} "
+                "--activation {wildcards.activation} --seeds {params.seeds} {params.recipe} "
+                "--threads {threads} > {log:q} 2>&1"
+
+    rule train_invivo_group:
+        input:
+            data=f"{ENCODE}/{{tf}}.h5",
+        output:
+            **{
+                key: expand(
+                    f"{INVIVO}/{{{{tf}}}}/models/{{{{architecture}}}}_{{{{activation}}}}/filters{{{{filters}}}}/repeat{{repeat}}/{name}",
+                    repeat=range(config["invivo"]["repeats"]),
+                )
+                for key, name in MODEL_FILES.items()
+            },
+        log:
+            f"{LOGS}/invivo/train/{{tf}}/{{architecture}}_{{activation}}/filters{{filters}}.log",
+        conda:
+            "../../envs/model.yaml"
+        threads: config["training"]["threads"]
+        resources:
+            gpu=1,
+        params:
+            template=lambda wildcards, output: member_template(
+                output.model[0], "repeat{index}"
+            ),
+            seeds=lambda wildcards: [
+                invivo_seed(wildcards.filters, repeat)
+                for repeat in range(config["invivo"]["repeats"])
+            ],
+            recipe=cli_options(RECIPE),
+        shell:
+            "KERAS_BACKEND=jax python -m simplexgrad train-ensemble --data {input.data:q} "
+            "--out-template {params.template:q} --architecture {wildcards.architecture} "
+            "--activation {wildcards.activation} --first-layer-filters {wildcards.filters} "
+            "--seeds {params.seeds} {params.recipe} --threads {threads} > {log:q} 2>&1"

@@ -137,6 +137,7 @@ def expected_figures(folder):
     figures = []
     for method in TINY["attribution"]["methods"]:
         figures += [f"fig2_interpretability_{method}", f"fig2_correction_{method}"]
+    figures.append("modisco_recovery")
     for model in ("cnn_shallow_relu", "cnn_shallow_exponential", "cnn_deep_relu", "cnn_deep_exponential"):
         figures += [f"fig3a_patch_{model}", f"fig3c_motif_angles_{model}", f"fig3d_background_angles_{model}"]
     return [*figures, "fig4a_large_angles"]
@@ -167,6 +168,8 @@ def test_report_holds_every_figure_with_its_caption(study):
         assert (REPO / "workflow/report" / f"{figure}.rst").exists(), name
         assert len(entry["caption"]) > 100, name
     assert "results/synthetic/summary.tsv" in results
+    modisco = {"results/synthetic/modisco/motifs.tsv", "results/synthetic/figures/modisco_recovery.png"}
+    assert modisco <= set(results)
 
 
 @pytest.mark.slow

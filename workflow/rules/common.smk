@@ -458,12 +458,10 @@ MODISCO_OPTIONS = cli_options(
 
 
 def modisco_report(folder):
-    """The HTML report of one modisco run as a report item (a folder with its index page)."""
-    index = {"full": "report.html", "simple": "motifs.html"}.get(MODISCO["report"])
-    if index is None:
-        return []
-    return report(directory(folder), caption="../report/modisco_motifs.rst", category="Motif discovery",
-                  htmlindex=index)  # fmt: skip
+    """The folder of one modisco run's HTML report (none with modisco.report: none). Snakemake's single-file
+    HTML report cannot embed folders: it links the collected tables, and the reports stay beside them.
+    """
+    return [] if MODISCO["report"] == "none" else directory(folder)
 
 
 def modisco_tables(study):

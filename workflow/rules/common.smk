@@ -88,13 +88,16 @@ ENGINE = resolve_engine(config["training"]["engine"])
 
 
 def experiment_setting(experiment):
-    """The training option of an experiment: {} for the main study, e.g. {'init_stddev': 0.05} for
-    init_study/sigma0.05."""
+    """The training options of an experiment: {} for the main study, e.g. {'init_stddev': 0.05} for
+    init_study/sigma0.05 (and the study's own epoch limit, when it sets one)."""
     study, _, setting = experiment.partition("/")
     if study not in TRAINING_STUDIES:
         return {}
     spec = TRAINING_STUDIES[study]
-    return {spec["option"]: float(setting.removeprefix(spec["prefix"]))}
+    epochs = config[study]["epochs"]
+    return {spec["option"]: float(setting.removeprefix(spec["prefix"]))} | (
+        {"epochs": epochs} if epochs else {}
+    )
 
 
 EXPERIMENT_FAMILIES = {"synthetic": "synthetic"} | {

@@ -43,12 +43,13 @@ def filtered_native_logs():
     TensorFlow's C++ runtime on machines without a GPU (absl, oneDNN, CUDA stubs, cuInit, graph
     attribute warnings); other lines, Python's logging included, stream through unchanged."""
     original = os.dup(2)
+    forwarded = os.dup(original)  # the thread's own copy: `original` may be closed before it starts
     reader, writer = os.pipe()
     os.dup2(writer, 2)
     os.close(writer)
 
     def forward():
-        with os.fdopen(reader, "rb") as lines, os.fdopen(os.dup(original), "wb", buffering=0) as out:
+        with os.fdopen(reader, "rb") as lines, os.fdopen(forwarded, "wb", buffering=0) as out:
             for line in lines:
                 if not NATIVE_NOISE.search(line.decode(errors="replace")):
                     out.write(line)

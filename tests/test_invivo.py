@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from conftest import random_onehot, small_cnn
 from encode_fixtures import FileServer, encode_config, make_encode_inputs
-from simplexgrad.correction import correct, simplex_angle
-from simplexgrad.invivo import analyse_ensemble, angle_summary
+from simplexgrad.correction import angle_statistics, correct, simplex_angle
+from simplexgrad.evaluation import angle_summary
+from simplexgrad.invivo import analyse_ensemble
 from simplexgrad.io import load_attributions, save_attributions, write_dataset_file
 from simplexgrad.metrics import ensemble_difference_by_angle
 from sklearn.metrics import roc_auc_score
@@ -68,7 +69,9 @@ def test_analyse_ensemble_writes_every_table(members, tmp_path):
     angles = pd.read_csv(out / "angles.tsv", sep="\t").set_index("member")
     assert angles.index.tolist() == ["filters12_seed0", "filters12_seed1", "filters14_seed2", "ensemble"]
     mean = maps.mean(axis=0)
-    assert angles.loc["ensemble", "angle_sd"] == pytest.approx(angle_summary(mean)["angle_sd"], rel=1e-5)
+    assert angles.loc["ensemble", "angle_sd"] == pytest.approx(
+        angle_summary(simplex_angle(mean, zero=np.nan), angle_statistics(mean))["angle_sd"], rel=1e-5
+    )
     defined = simplex_angle(maps[0], zero=np.nan)
     assert angles.loc["filters12_seed0", "angle_sd"] == pytest.approx(np.nanstd(defined), rel=1e-5)
     # averaging independent off-simplex components narrows the ensemble's angles (App. Fig 10)

@@ -92,10 +92,7 @@ def _parse(argv: list[str]) -> tuple[Callable, dict]:
     known, _ = parser.parse_known_args(argv[:1] or ["--help"])
     if known.command == "figure":
         return _parse_figure(argv[1:])
-    function = _load(COMMANDS[known.command][0])
-    subparser = _parser(f"simplexgrad {known.command}", _summary(function))
-    build = add_function_options(subparser, function)
-    return function, build(subparser.parse_args(argv[1:]))
+    return _parse_function(f"simplexgrad {known.command}", _load(COMMANDS[known.command][0]), argv[1:])
 
 
 def _parse_figure(argv: list[str]) -> tuple[Callable, dict]:
@@ -106,9 +103,14 @@ def _parse_figure(argv: list[str]) -> tuple[Callable, dict]:
     for name, function in FIGURES.items():
         names.add_parser(name, help=_summary(function), add_help=False)
     name = parser.parse_known_args(argv[:1] or ["--help"])[0].name
-    subparser = _parser(f"simplexgrad figure {name}", _summary(FIGURES[name]))
-    build = add_function_options(subparser, FIGURES[name])
-    return FIGURES[name], build(subparser.parse_args(argv[1:]))
+    return _parse_function(f"simplexgrad figure {name}", FIGURES[name], argv[1:])
+
+
+def _parse_function(prog: str, function: Callable, argv: list[str]) -> tuple[Callable, dict]:
+    """``function`` and its keyword arguments from ``argv``, by its signature."""
+    parser = _parser(prog, _summary(function))
+    build = add_function_options(parser, function)
+    return function, build(parser.parse_args(argv))
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:

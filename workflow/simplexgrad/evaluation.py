@@ -30,6 +30,7 @@ __all__ = [
     "interpretability_table",
     "angle_table",
     "angle_summary",
+    "with_labels",
     "model_row",
     "ground_truth_of",
     "evaluate_file",
@@ -100,18 +101,23 @@ def angle_table(
         ``percent_above_<t>`` per threshold, ``zero_gradient_percent``, ``removed_norm_fraction``.
     """
     table = pd.DataFrame({"sequence": np.asarray(indices), **angle_statistics(raw, thresholds)})
+    return with_labels(table, labels)
+
+
+def with_labels(table: pd.DataFrame, labels: Mapping[str, object]) -> pd.DataFrame:
+    """``table`` with one constant column per label in front, in the labels' order (in place)."""
     for position, (name, value) in enumerate(labels.items()):
         table.insert(position, name, value)
     return table
 
 
-def angle_summary(maps: np.ndarray, thresholds: Sequence[float] = ANGLE_THRESHOLDS) -> dict[str, float]:
-    """One map file's angle statistics: ``angle_sd`` (standard deviation of θ over positions with a
-    non-zero gradient, pooled over sequences), ``mean_abs_angle``, the mean over sequences of
-    ``percent_above_<t>``, ``zero_gradient_percent`` and ``positions`` (with an angle)."""
-    angles = simplex_angle(maps, zero=np.nan)
+def angle_summary(angles: np.ndarray, per_sequence: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """One map file's angle statistics from its angles ``(N, L)`` (NaN where the gradient is zero, as
+    ``simplex_angle(maps, zero=numpy.nan)``) and its :func:`~simplexgrad.correction.angle_statistics`:
+    ``angle_sd`` (standard deviation of θ over positions with a non-zero gradient, pooled over
+    sequences), ``mean_abs_angle``, the mean over sequences of ``percent_above_<t>`` and
+    ``zero_gradient_percent``, and ``positions`` (with an angle)."""
     defined = angles[~np.isnan(angles)]
-    per_sequence = angle_statistics(maps, thresholds)
     return {
         "angle_sd": float(np.std(defined)) if defined.size else float("nan"),
         "mean_abs_angle": float(np.abs(defined).mean()) if defined.size else float("nan"),
@@ -140,7 +146,8 @@ def model_row(
         for metric in METRICS
         for state, is_corrected in (("raw", False), ("corrected", True))
     }
-    return pd.DataFrame([{**labels, **angle_summary(raw, thresholds), **values}])
+    summary = angle_summary(simplex_angle(raw, zero=np.nan), angle_statistics(raw, thresholds))
+    return pd.DataFrame([{**labels, **summary, **values}])
 
 
 def ground_truth_of(attributions: Mapping, data: str) -> np.ndarray:

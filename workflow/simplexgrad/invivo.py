@@ -9,6 +9,7 @@ of 50 maps of a large TF never sits in memory at once.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ import pandas as pd
 
 from simplexgrad import io
 from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, correct, simplex_angle
-from simplexgrad.evaluation import angle_summary, parse_labels, write_table
+from simplexgrad.evaluation import angle_summary, parse_labels, with_labels, write_table
 from simplexgrad.metrics import auroc_per_row, ensemble_average, ensemble_difference_by_angle
 
 __all__ = [
@@ -55,12 +56,10 @@ class MemberMaps:
             yield maps["raw"]
 
 
-def angle_histogram(maps: np.ndarray, bins: np.ndarray = ANGLE_BINS) -> np.ndarray:
-    """Counts of the angles of a map's positions with a non-zero gradient per angle bin: ``(len(bins) - 1,)``
-    int64 (an angle of exactly 90 degrees falls in the last bin)."""
-    angles = simplex_angle(maps, zero=np.nan)
-    angles = angles[~np.isnan(angles)]
-    return np.histogram(angles, bins=bins)[0].astype(np.int64)
+def angle_histogram(angles: np.ndarray, bins: np.ndarray = ANGLE_BINS) -> np.ndarray:
+    """Counts of a map's angles (NaN where the gradient is zero: left out) per angle bin:
+    ``(len(bins) - 1,)`` int64 (an angle of exactly 90 degrees falls in the last bin)."""
+    return np.histogram(angles[~np.isnan(angles)], bins=bins)[0].astype(np.int64)
 
 
 def ensemble_predictions_auroc(models: Sequence[str], data: str, batch_size: int = 500) -> tuple[list, float]:
@@ -115,18 +114,19 @@ def analyse_ensemble(
     out = Path(out_dir)
 
     differences = ensemble_difference_by_angle(maps, ensemble_mean=mean)
-    _write(differences, columns, out / "differences.tsv")
+    write_table(with_labels(differences, columns), out / "differences.tsv")
 
     angle_rows, histogram_rows, sequence_tables = [], [], []
-    for record, member in zip(records, maps):
-        name = {"member": f"filters{record['first_layer_filters']}_seed{record['seed']}"}
-        angle_rows.append({**name, **angle_summary(member, thresholds)})
-        histogram_rows.append({**name, "counts": angle_histogram(member)})
-        per_sequence = pd.DataFrame({"sequence": maps.indices, **angle_statistics(member, thresholds)})
-        sequence_tables.append(per_sequence.assign(**name))
-    angle_rows.append({"member": "ensemble", **angle_summary(mean, thresholds)})
-    histogram_rows.append({"member": "ensemble", "counts": angle_histogram(mean)})
-    _write(pd.DataFrame(angle_rows), columns, out / "angles.tsv")
+    names = [f"filters{r['first_layer_filters']}_seed{r['seed']}" for r in records]
+    for name, member in itertools.chain(zip(names, maps), [("ensemble", mean)]):  # streamed
+        angles, per_sequence = simplex_angle(member, zero=np.nan), angle_statistics(member, thresholds)
+        angle_rows.append({"member": name, **angle_summary(angles, per_sequence)})
+        histogram_rows.append({"member": name, "counts": angle_histogram(angles)})
+        if name != "ensemble":
+            sequence_tables.append(
+                pd.DataFrame({"sequence": maps.indices, **per_sequence}).assign(member=name)
+            )
+    write_table(with_labels(pd.DataFrame(angle_rows), columns), out / "angles.tsv")
     histogram = pd.DataFrame(
         [
             {"member": row["member"], "bin_low": low, "bin_high": high, "count": count}
@@ -134,8 +134,9 @@ def analyse_ensemble(
             for low, high, count in zip(ANGLE_BINS[:-1], ANGLE_BINS[1:], row["counts"])
         ]
     )
-    _write(histogram, columns, out / "angle_histogram.tsv")
-    _write(pd.concat(sequence_tables, ignore_index=True), columns, out / "sequence_angles.tsv")
+    write_table(with_labels(histogram, columns), out / "angle_histogram.tsv")
+    sequence_angles = pd.concat(sequence_tables, ignore_index=True)
+    write_table(with_labels(sequence_angles, columns), out / "sequence_angles.tsv")
 
     member_aurocs, ensemble_auroc = ensemble_predictions_auroc([f"{m}/model.keras" for m in members], data)
     classification = pd.DataFrame(
@@ -148,7 +149,7 @@ def analyse_ensemble(
             }
         ]
     )
-    _write(classification, columns, out / "classification.tsv")
+    write_table(with_labels(classification, columns), out / "classification.tsv")
     io.save_attributions(
         out / "ensemble.npz",
         mean,
@@ -157,9 +158,3 @@ def analyse_ensemble(
         maps.indices,
         {"method": "saliency", "split": maps.split, "ensemble_of": [os.fspath(m) for m in members]},
     )
-
-
-def _write(table: pd.DataFrame, labels: dict, path: Path) -> None:
-    for position, (name, value) in enumerate(labels.items()):
-        table.insert(position, name, value)
-    write_table(table, path)

@@ -136,16 +136,12 @@ def read_legacy_weights(path: str | os.PathLike) -> list[tuple[str, list[np.ndar
 
     Raises
     ------
-    ValueError
-        When the file is not a legacy Keras weights file.
+    FileNotFoundError, ValueError
+        When the file is missing, not HDF5, or not a legacy Keras weights file.
     """
-    import h5py
+    from simplexgrad.io import open_hdf5
 
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise ValueError(f"{path}: not an HDF5 weights file ({error})") from None
-    with handle:
+    with open_hdf5(path) as handle:
         group = handle
         if "layer_names" not in handle.attrs and "model_weights" in handle:
             group = handle["model_weights"]  # a whole model saved as legacy .h5

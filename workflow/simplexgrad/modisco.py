@@ -372,7 +372,7 @@ def discover_motifs(
     labels : list of str or None
         Identifying columns for motifs.tsv, as NAME=VALUE.
     """
-    from simplexgrad.evaluation import parse_labels, write_table
+    from simplexgrad.evaluation import parse_labels, with_labels, write_table
 
     settings = {name: value for name, value in locals().items() if name in _RUN_SETTINGS}
     columns = parse_labels(labels or [])
@@ -390,9 +390,8 @@ def discover_motifs(
         raise ValueError(f"{attributions}: {error}") from None
     out = Path(out_dir)
     save_modisco(results := out / "modisco.h5", run)
-    table = match_patterns(run.patterns(), jaspar_release, planted_ids)
-    for position, (name, value) in enumerate(columns.items()):
-        table.insert(position, name, value)
-    write_table(table, out / "motifs.tsv")
+    write_table(
+        with_labels(match_patterns(run.patterns(), jaspar_release, planted_ids), columns), out / "motifs.tsv"
+    )
     if report != "none":
         write_report(results, out / "report", jaspar_release, planted_ids or (), report)

@@ -20,6 +20,7 @@ import seaborn as sns  # noqa: E402
 
 from simplexgrad.evaluation import METRICS  # noqa: E402
 from simplexgrad.io import atomic_output  # noqa: E402
+from simplexgrad.modisco import SIMILARITY_THRESHOLD, recovery_counts  # noqa: E402
 
 __all__ = [
     "save_figure",
@@ -132,8 +133,9 @@ def fig3a_patch(
     start: int,
     width: int,
     title: str = "",
+    method: str = "saliency",
 ) -> plt.Figure:
-    """Fig 3a (App. Fig 6): a sequence patch: ground truth ``M - 1/4``, raw and corrected saliency (all
+    """Fig 3a (App. Fig 6): a sequence patch: ground truth ``M - 1/4``, raw and corrected maps (all
     four letters), corrected grad×input, and the angle between each position's gradient and the simplex.
 
     Parameters
@@ -144,12 +146,17 @@ def fig3a_patch(
         ``(L,)`` angles of the raw gradient (NaN where it is zero: no bar).
     start, width : int
         The patch ``[start, start + width)``.
+    title : str
+        Title of the figure.
+    method : str
+        The attribution method of the maps, for the track labels (underscores become spaces).
     """
     window = slice(start, start + width)
     figure, axes = plt.subplots(5, 1, figsize=(min(0.16 * width + 2, 14), 8.0), sharex=True)
     logo_track(axes[0], (ground_truth_probs - 0.25)[window], start, "ground truth\nM - 0.25")
-    logo_track(axes[1], raw[window], start, "saliency\n(raw)")
-    logo_track(axes[2], corrected[window], start, "saliency\n(corrected)")
+    label = method.replace("_", " ").replace(" gradients", "\ngradients")
+    logo_track(axes[1], raw[window], start, f"{label}\n(raw)")
+    logo_track(axes[2], corrected[window], start, f"{label}\n(corrected)")
     limit = np.abs(np.concatenate([raw[window], corrected[window]])).max() * 1.05 or 1.0
     for axis in axes[1:3]:
         axis.set_ylim(-limit, limit)
@@ -269,32 +276,42 @@ def model_angles(angles: np.ndarray, per_sequence: pd.DataFrame, title: str) -> 
     return figure
 
 
-def modisco_recovery(motifs: pd.DataFrame, qvalue: float = 0.05) -> plt.Figure:
-    """Motif discovery on raw vs corrected maps, per model: the planted motifs recovered (distinct planted
-    JASPAR IDs that are a pattern's best TOMTOM match with q < ``qvalue``; left) and the patterns found
-    (right), seeds pooled.
+def modisco_recovery(
+    motifs: pd.DataFrame, similarity_threshold: float = SIMILARITY_THRESHOLD
+) -> plt.Figure:
+    """Motif discovery on raw vs corrected maps, per model, mean over seeds
+    (:func:`simplexgrad.modisco.recovery_counts`): planted motifs recovered by PWM similarity (some
+    pattern's information-trimmed PPM correlates with the planted PWM at r >= ``similarity_threshold``,
+    best offset and strand) and by TOMTOM (the planted motif is among some pattern's significant matches,
+    at any rank), the patterns found, and the patterns that match nothing planted by either definition.
 
     Parameters
     ----------
     motifs : pandas.DataFrame
-        One row per pattern with ``architecture``, ``activation``, ``seed``, ``maps`` (raw or corrected),
-        ``best_match_id``, ``tomtom_qvalue`` and ``planted``.
+        One row per pattern (:data:`simplexgrad.modisco.TABLE_COLUMNS`) with ``architecture``,
+        ``activation``, ``seed`` and ``maps`` (raw or corrected); a run without patterns has its ``none``
+        row and shows zeros.
+    similarity_threshold : float
+        Pearson r that counts a planted motif as recovered.
     """
-    motifs = motifs.assign(
-        model=[model_label(a, b) for a, b in zip(motifs["architecture"], motifs["activation"])]
-    )
-    recovered = motifs[motifs["planted"].astype(bool) & (motifs["tomtom_qvalue"] < qvalue)]
-    keys = ["model", "seed", "maps"]
-    counts = (
-        motifs.groupby(keys).size().rename("patterns").to_frame()
-        .join(recovered.groupby(keys)["best_match_id"].nunique().rename("planted motifs recovered"))
-        .fillna(0).reset_index()
-    )  # fmt: skip
-    figure, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
-    for axis, column in zip(axes, ("planted motifs recovered", "patterns")):
+    counts = recovery_counts(motifs, similarity_threshold=similarity_threshold)
+    counts["model"] = [model_label(a, b) for a, b in zip(counts["architecture"], counts["activation"])]
+    panels = {
+        "recovered_similarity": f"planted motifs recovered\n(PPM-PWM r ≥ {similarity_threshold:g})",
+        "recovered_tomtom": "planted motifs recovered\n(significant TOMTOM match)",
+        "patterns": "patterns found",
+        "false_discoveries": "patterns matching\nnothing planted",
+    }
+    figure, axes = plt.subplots(1, 4, figsize=(14.0, 3.6))
+    for axis, (column, label) in zip(axes, panels.items()):
         sns.barplot(data=counts, x="model", y=column, hue="maps", hue_order=["raw", "corrected"], ax=axis,
                     errorbar=None)  # fmt: skip
+        for bars in axis.containers:
+            axis.bar_label(bars, fmt="%.1f", fontsize=7)  # a zero stays visible as "0.0"
         axis.set_xlabel("")
+        axis.set_ylabel(f"{label}, mean over seeds", fontsize=8)
         axis.tick_params(axis="x", labelsize=8)
+        if axis is not axes[0] and axis.get_legend() is not None:
+            axis.get_legend().remove()
     figure.tight_layout()
     return figure

@@ -12,7 +12,7 @@ from conftest import random_onehot, small_cnn
 from encode_fixtures import FileServer, encode_config, make_encode_inputs
 from simplexgrad.correction import angle_statistics, correct, simplex_angle
 from simplexgrad.evaluation import angle_summary
-from simplexgrad.invivo import analyse_ensemble
+from simplexgrad.invivo import analyse_ensemble, angle_bin_edges
 from simplexgrad.io import load_attributions, save_attributions, write_dataset_file
 from simplexgrad.metrics import ensemble_difference_by_angle
 from sklearn.metrics import roc_auc_score
@@ -54,10 +54,13 @@ def test_analyse_ensemble_writes_every_table(members, tmp_path):
         labels=["tf=TFA", "architecture=cnn_deep", "activation=relu"],
     )
     differences = pd.read_csv(out / "differences.tsv", sep="\t")
-    expected = ensemble_difference_by_angle(maps.astype(np.float64))
+    edges, drawn = angle_bin_edges("authors")  # the default: the authors' 37 bins, drawn at -90 + 5i
+    expected = ensemble_difference_by_angle(maps.astype(np.float64), bins=edges)
     np.testing.assert_allclose(
         differences["reduction_percent"], expected["reduction_percent"], rtol=1e-5, equal_nan=True
     )  # the table keeps 6 digits
+    np.testing.assert_allclose(differences["bin_high"] - differences["bin_low"], 180 / 37, atol=1e-4)
+    np.testing.assert_array_equal(differences["plot_angle"], drawn)
     assert differences[["tf", "architecture", "activation"]].drop_duplicates().values.tolist() == [
         ["TFA", "cnn_deep", "relu"]
     ]
@@ -78,6 +81,7 @@ def test_analyse_ensemble_writes_every_table(members, tmp_path):
     assert angles.loc["ensemble", "angle_sd"] < angles.drop("ensemble")["angle_sd"].min()
 
     histogram = pd.read_csv(out / "angle_histogram.tsv", sep="\t")
+    assert histogram.groupby("member")["plot_angle"].apply(list).map(lambda a: a == drawn.tolist()).all()
     counts = histogram.groupby("member")["count"].sum()
     assert (counts == 6 * 27).all()  # every position with a gradient, in some bin
     sequences = pd.read_csv(out / "sequence_angles.tsv", sep="\t")
@@ -108,6 +112,10 @@ def test_members_must_explain_the_same_sequences(members, tmp_path):
 
 
 TINY_INVIVO = {
+    # Fig 4b's dashed lines come from the synthetic study's models of the same type: one, tiny.
+    "synthetic": {"num_seqs": 600},
+    "models": {"architectures": ["cnn_shallow"], "activations": ["exponential"], "num_seeds": 1},
+    "attribution": {"methods": ["saliency"], "num_seqs": 8},
     "training": {"epochs": 1, "early_stopping_patience": 1, "lr_patience": 1, "threads": 1},
     "invivo": {
         "enabled": True,
@@ -117,6 +125,7 @@ TINY_INVIVO = {
         "repeats": 1,
         "num_seqs": 10,
         "figures": {"architecture": "cnn_shallow", "activation": "exponential"},
+        "angle_bins": 5,
     },
 }
 
@@ -140,6 +149,7 @@ FIGURES = [
     "fig3e_ensemble_difference_cnn_shallow_exponential",
     "appfig10_ensemble_angles_cnn_shallow_exponential",
     "fig4b_invivo_large_angles_cnn_shallow_exponential",
+    "invivo_large_angle_histograms_cnn_shallow_exponential",
 ]
 
 
@@ -148,11 +158,13 @@ def test_the_invivo_dag_builds_every_table(invivo_run):
     folder, _ = invivo_run
     invivo = folder / "results" / "invivo"
     differences = pd.read_csv(invivo / "ensemble_difference.tsv", sep="\t")
-    assert differences.columns.tolist()[:9] == [
-        "tf", "architecture", "activation", "bin_low", "bin_high", "positions", "raw_l2", "corrected_l2",
-        "reduction_percent",
+    assert differences.columns.tolist()[:10] == [
+        "tf", "architecture", "activation", "bin_low", "bin_high", "plot_angle", "positions", "raw_l2",
+        "corrected_l2", "reduction_percent",
     ]  # fmt: skip
+    # invivo.angle_bins: 5 (the config's choice reaches the tables): 36 bins drawn at their centres
     assert sorted(differences["tf"].unique()) == ["TFA", "TFB"] and len(differences) == 2 * 36
+    np.testing.assert_array_equal(differences["plot_angle"][:36], np.arange(-87.5, 90, 5))
     filled = differences["positions"] > 0
     assert filled.any() and differences.loc[filled].notna().all().all()
     angles = pd.read_csv(invivo / "angles.tsv", sep="\t")

@@ -75,6 +75,7 @@ def test_init_stddev_sets_the_kernel_scale():
         (lambda: cnn_shallow(init_stddev=0.0), "init_stddev"),
         (lambda: TrainingConfig(epochs=0), "epochs"),
         (lambda: TrainingConfig(angle_penalty=-1.0), "angle_penalty"),
+        (lambda: TrainingConfig(angle_penalty_mode="eval"), "angle_penalty_mode"),
     ],
 )
 def test_bad_model_options_are_refused(call, message):
@@ -111,20 +112,23 @@ def test_same_seed_same_weights(small_data):
     assert not all(np.array_equal(a, b) for a, b in zip(first.get_weights(), other.get_weights()))
 
 
-def test_an_angle_penalty_halves_the_saliency_angles_at_a_similar_auroc(small_data):
-    # λ = 1e-3 on CNN-shallow-exp: measured here mean |θ| 26.0° -> 13.3°, test AUROC 0.78 -> 0.75. The
-    # stronger 1e-2 collapses training on this small set (AUROC 0.55 at 20.8°): see the README.
+def test_the_default_angle_penalty_drives_the_angles_to_zero_at_a_similar_auroc(small_data):
+    # The paper's claim for the authors' penalty (the default, training mode), on CNN-shallow-exp with
+    # λ = 3e-3: mean |θ| at least 4x smaller at a test AUROC within 0.05 (issue 26). Measured here (3,000
+    # sequences, 10 epochs, about 40 s): 26.5° -> 5.8° (4.6x), AUROC 0.722 -> 0.689. On 8,000 sequences
+    # the angles reach 0.04° (benchmarks/angle_penalty_modes.py, which also runs the inference mode).
     data, _ = small_data
     options = {"activation": "exponential", "epochs": 10, "seed": 1}
     plain, _ = fit(data, **options)
-    penalised, _ = fit(data, **options, angle_penalty=1e-3)
-    held_out = data["test"].x[:300]
-    plain_angle = np.abs(simplex_angle(saliency(plain, held_out), zero=np.nan))
-    penalised_angle = np.abs(simplex_angle(saliency(penalised, held_out), zero=np.nan))
-    assert np.nanmean(penalised_angle) <= 0.6 * np.nanmean(plain_angle)
+    penalised, _ = fit(data, **options, angle_penalty=3e-3)
+    assert TrainingConfig(angle_penalty=3e-3).angle_penalty_mode == "training"
+    held_out = data["test"].x[data["test"].y[:, 0] == 1][:300]
+    plain_angle = np.nanmean(np.abs(simplex_angle(saliency(plain, held_out), zero=np.nan)))
+    penalised_angle = np.nanmean(np.abs(simplex_angle(saliency(penalised, held_out), zero=np.nan)))
     plain_auroc = evaluate(plain, data["test"].x, data["test"].y)["test_auroc"]
     penalised_auroc = evaluate(penalised, data["test"].x, data["test"].y)["test_auroc"]
-    assert penalised_auroc > 0.7 and abs(penalised_auroc - plain_auroc) < 0.06
+    assert penalised_angle <= plain_angle / 4
+    assert penalised_auroc > 0.65 and abs(penalised_auroc - plain_auroc) < 0.05
 
 
 def test_training_directory_and_save_load_round_trip(small_data, tmp_path):
@@ -134,7 +138,9 @@ def test_training_directory_and_save_load_round_trip(small_data, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["history.tsv", "metrics.json", "model.keras"]
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert {"test_auroc", "test_aupr", "epochs_run", "seconds"} <= metrics.keys()
+    assert metrics["first_layer_kernel_size"] == 19 and metrics["angle_penalty_mode"] == "training"
     loaded = load_model(out / "model.keras")
+    assert loaded.get_layer("conv1").kernel.shape[0] == metrics["first_layer_kernel_size"]
     x = data["test"].x[:50]
     refit, _ = fit(data, seed=3)
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(refit(x, training=False)))

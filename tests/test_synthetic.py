@@ -14,6 +14,7 @@ from simplexgrad.motifs import (
     CORE_MOTIFS,
     core_and_background_pools,
     load_motifs,
+    published_background_ids,
     read_motif_ids,
     reverse_complement,
 )
@@ -27,12 +28,13 @@ from simplexgrad.synthetic import (
 )
 from workflow_helpers import REPO
 
-PUBLISHED_POOL = REPO / "resources" / "published_background_motifs.tsv"
+# The one copy of the published pool: package data of the library.
+PUBLISHED_POOL = REPO / "workflow" / "simplexgrad" / "resources" / "published_background_motifs.tsv"
 
 
 @pytest.fixture(scope="module")
 def pools():
-    return core_and_background_pools(CORE_MOTIFS, read_motif_ids(PUBLISHED_POOL), release="JASPAR2016")
+    return core_and_background_pools(CORE_MOTIFS, release="JASPAR2016")  # the default: published
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +65,24 @@ def test_reverse_complement_hand_case():
 
 def test_the_default_pool_is_the_published_generators():
     # The 50 IDs of the authors' notebook (np.random.seed(22) draw), in its order; see the README.
-    ids = read_motif_ids(PUBLISHED_POOL)
+    ids = published_background_ids()
+    assert ids == read_motif_ids(PUBLISHED_POOL)
     assert len(ids) == 50 and len(set(ids)) == 50
     assert ids[:3] == ["MA0909.1", "MA0004.1", "MA0006.1"] and ids[-1] == "MA0593.1"
     assert not set(ids) & set(CORE_MOTIFS)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert (REPO / config["synthetic"]["background_ids"]).resolve() == PUBLISHED_POOL.resolve()
+    assert config["synthetic"]["background_ids"] == "published"
+    assert not (REPO / "resources" / PUBLISHED_POOL.name).exists()  # one copy only
+
+
+def test_the_package_declares_the_pool_as_package_data():
+    # A pip-installed (not editable) library finds the table only if the wheel carries it.
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package_root = REPO / "workflow" / "simplexgrad"
+    shipped = {path for pattern in declared["simplexgrad"] for path in package_root.glob(pattern)}
+    assert PUBLISHED_POOL in shipped
 
 
 def test_published_pool_is_the_core_plus_those_50_on_both_strands(pools):
@@ -81,8 +95,8 @@ def test_published_pool_is_the_core_plus_those_50_on_both_strands(pools):
 
 
 def test_a_drawn_background_follows_the_seed(pools):
-    _, drawn = core_and_background_pools(CORE_MOTIFS, None, 50, "JASPAR2016", seed=0)
-    _, other = core_and_background_pools(CORE_MOTIFS, None, 50, "JASPAR2016", seed=1)
+    _, drawn = core_and_background_pools(CORE_MOTIFS, "draw", 50, "JASPAR2016", seed=0)
+    _, other = core_and_background_pools(CORE_MOTIFS, "draw", 50, "JASPAR2016", seed=1)
     assert len(drawn) == len(other) == 110
     assert [m.label for m in other] != [m.label for m in drawn] != [m.label for m in pools[1]]
 
@@ -92,8 +106,9 @@ def test_a_drawn_background_follows_the_seed(pools):
     [
         (lambda: load_motifs(["MA9999.9"], "JASPAR2016"), "MA9999.9"),
         (lambda: load_motifs(["MA0079.3"], "JASPAR1999"), "JASPAR1999"),
-        (lambda: core_and_background_pools(CORE_MOTIFS, None, 10_000, "JASPAR2016"), "eligible"),
+        (lambda: core_and_background_pools(CORE_MOTIFS, "draw", 10_000, "JASPAR2016"), "eligible"),
         (lambda: core_and_background_pools(CORE_MOTIFS, ["MA0079.3"]), "not core motifs"),
+        (lambda: core_and_background_pools(CORE_MOTIFS, "drawn"), "published"),
     ],
 )
 def test_bad_motif_requests_are_clear_errors(call, message):
@@ -186,10 +201,13 @@ def test_letters_with_zero_probability_are_never_sampled(seed):
     assert np.all(probabilities[onehot.astype(bool)] > 0)
 
 
-def test_cli_writes_the_contract_with_provenance(tmp_path):
+@pytest.mark.parametrize("pool", [[], ["--background-table", "published"], ["--background-table", "TABLE"]])
+def test_cli_writes_the_contract_with_provenance(tmp_path, pool):
+    # Without --background-table the command uses the published pool, as the workflow does; a TSV of the
+    # same IDs gives the same pool.
     out = tmp_path / "data.h5"
     command = ["synthetic", "--out", str(out), "--seed", "3", "--num-seqs", "200"]
-    assert cli.main([*command, "--background-table", str(PUBLISHED_POOL)]) == 0
+    assert cli.main([*command, *(str(PUBLISHED_POOL) if a == "TABLE" else a for a in pool)]) == 0
     test_split = load_split(out, "test")
     assert test_split.x.shape == (40, 200, 4) and test_split.ground_truth_probs.shape == (40, 200, 4)
     with h5py.File(out, "r") as handle:
@@ -200,6 +218,17 @@ def test_cli_writes_the_contract_with_provenance(tmp_path):
         assert recorded[10:] == [f"{i}{s}" for i in read_motif_ids(PUBLISHED_POOL) for s in "+-"]
         assert handle.attrs["background_source"] == "published_background_motifs.tsv"
         assert set(handle) >= {f"{k}_{s}" for k in ("x", "y", "model") for s in ("train", "valid", "test")}
+
+
+def test_draw_is_an_explicit_choice_and_recorded(tmp_path):
+    published, drawn = tmp_path / "published.h5", tmp_path / "drawn.h5"
+    write_synthetic_dataset(published, num_seqs=100, seed=5)
+    assert cli.main(["synthetic", "--out", str(drawn), "--seed", "5", "--num-seqs", "100",
+                     "--background-table", "draw"]) == 0  # fmt: skip
+    with h5py.File(published, "r") as first, h5py.File(drawn, "r") as second:
+        assert second.attrs["background_source"] == "seeded draw"
+        assert json.loads(second.attrs["background_motifs"]) != json.loads(first.attrs["background_motifs"])
+        assert len(json.loads(second.attrs["background_motifs"])) == 110
 
 
 def test_same_seed_gives_identical_files(tmp_path):
@@ -218,6 +247,7 @@ def test_same_seed_gives_identical_files(tmp_path):
         ["--core-ids", "MA0079.3", "MA9999.9"],
         ["--num-seqs", "1"],
         ["--num-seqs", "3"],  # an empty validation split
+        ["--background-table", "no_such_table.tsv"],
     ],
 )
 def test_cli_bad_arguments_leave_no_file(tmp_path, arguments):

@@ -48,9 +48,11 @@ rule ensemble_invivo:
         ],
         out=lambda wildcards, output: os.path.dirname(output.ensemble),
         thresholds=config["figures"]["angle_thresholds"],
+        bins=config["invivo"]["angle_bins"],
     shell:
         "python -m simplexgrad invivo-ensemble --members {params.members:q} --attributions {input.maps:q} "
         "--data {input.data:q} --out-dir {params.out:q} --thresholds {params.thresholds} "
+        "--angle-bins {params.bins} "
         "--labels tf={wildcards.tf} architecture={wildcards.architecture} "
         "activation={wildcards.activation} > {log:q} 2>&1"
 
@@ -121,6 +123,7 @@ for figure, tables in INVIVO_MODEL_FIGURES.items():
                 option: invivo_ensembles(f"{table}.tsv", per_model_type=True)
                 for option, table in tables.items()
             },
+            **INVIVO_FIGURE_REFERENCES.get(figure, {}),
         output:
             pdf=f"{INVIVO_FIGURES}/{figure}_{{architecture}}_{{activation}}.pdf",
             png=report(

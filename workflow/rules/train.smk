@@ -23,7 +23,7 @@ if ENGINE == "single":
         params:
             out=lambda wildcards, output: os.path.dirname(output.model),
             recipe=lambda wildcards: cli_options(
-                RECIPE | experiment_setting(wildcards.experiment)
+                training_options(wildcards.experiment, wildcards.architecture)
             ),
         shell:
             "python -m simplexgrad train --data {input.data:q} --out {params.out:q} "
@@ -46,7 +46,9 @@ if ENGINE == "single":
             gpu=1,
         params:
             out=lambda wildcards, output: os.path.dirname(output.model),
-            recipe=cli_options(RECIPE),
+            recipe=lambda wildcards: cli_options(
+                RECIPE | kernel_option("invivo", wildcards.architecture)
+            ),
             seed=lambda wildcards: invivo_seed(wildcards.filters, wildcards.repeat),
         shell:
             "python -m simplexgrad train --data {input.data:q} --out {params.out:q} "
@@ -86,7 +88,7 @@ else:
                 ),
                 seeds=seeds,
                 recipe=lambda wildcards: cli_options(
-                    RECIPE | experiment_setting(wildcards.experiment)
+                    training_options(wildcards.experiment, wildcards.architecture)
                 ),
             shell:
                 "KERAS_BACKEND=jax python -m simplexgrad train-ensemble --data {input.data:q} "
@@ -120,7 +122,9 @@ else:
                 invivo_seed(wildcards.filters, repeat)
                 for repeat in range(config["invivo"]["repeats"])
             ],
-            recipe=cli_options(RECIPE),
+            recipe=lambda wildcards: cli_options(
+                RECIPE | kernel_option("invivo", wildcards.architecture)
+            ),
         shell:
             "KERAS_BACKEND=jax python -m simplexgrad train-ensemble --data {input.data:q} "
             "--out-template {params.template:q} --architecture {wildcards.architecture} "

@@ -39,7 +39,7 @@ class GroupProgram:
         names = [variable.name for variable in self.optimizer.variables]
         self.rate_index = names.index("learning_rate")
         self._orders = jax.jit(self._epoch_orders, static_argnames=("count",))
-        self._train_batch = jax.jit(self._group_step, static_argnames=("batch_size", "strength"))
+        self._train_batch = jax.jit(self._group_step, static_argnames=("batch_size", "strength", "mode"))
         self._predict_chunk = jax.jit(self._chunk_logits)
         self.keep_where = jax.jit(_keep_where)
 
@@ -60,14 +60,16 @@ class GroupProgram:
         optimizer_values[self.rate_index] = jnp.asarray(learning_rates, dtype=dtype)
         return state[0], state[1], optimizer_values
 
-    def run_epoch(self, state, x, y, keys, epoch: int, active, batch_size: int, strength: float):
+    def run_epoch(
+        self, state, x, y, keys, epoch: int, active, batch_size: int, strength: float, mode: str = "training"
+    ):
         """One epoch of every member on the device-resident ``x (N, L, A)``, ``y (N, 1)``.
 
         Member ``k`` visits the rows in its own order (a permutation drawn from ``keys[k]`` and the
         epoch), in batches of ``batch_size`` and a last, smaller batch, as ``model.fit`` does; members
         with ``active[k]`` false keep their state. One compiled call per batch: XLA's CPU backend runs
         convolutions inside a ``lax.scan`` several times slower, and on a GPU the calls queue up
-        asynchronously.
+        asynchronously. ``strength`` and ``mode`` are the angle penalty's (see :meth:`member_loss`).
 
         Returns
         -------
@@ -85,7 +87,7 @@ class GroupProgram:
         for start in starts:  # queued without waiting; results come back once, below
             size = min(batch_size, count - start)
             state, loss, batch_probabilities = self._train_batch(
-                state, x, y, orders, start, active, batch_size=size, strength=strength
+                state, x, y, orders, start, active, batch_size=size, strength=strength, mode=mode
             )
             losses.append(loss)
             probabilities.append(batch_probabilities)
@@ -99,32 +101,55 @@ class GroupProgram:
         logits = np.concatenate([np.asarray(chunk_logits) for chunk_logits, _ in outputs], axis=1)
         return logits, np.asarray(outputs[0][1])
 
-    def _member_step(self, state, x, y, active, strength: float):
-        """One member's step on a ``(B, L, A)`` batch: the TF engine's loss, Adam, masked by ``active``."""
+    def member_loss(self, trainable, non_trainable, x, y, strength: float, mode: str = "training"):
+        """One member's training loss on a ``(B, L, A)`` batch, as the TF engine computes it.
+
+        BCE on the logit (TensorFlow's path for a sigmoid output), the layers' L2 penalties and, for
+        ``strength`` λ > 0, ``λ · angle_penalty`` of the saliency (gradient of the summed probability):
+        with ``mode`` ``"training"`` (the authors') that of the same training-mode forward pass (dropout
+        on, batch statistics); with ``"inference"`` that of the inference-mode model, with this batch's
+        updated batch-norm statistics read as values (no gradient flows through them).
+
+        Returns
+        -------
+        tuple
+            The scalar loss and ``(updated non-trainable values, (B, 1) training-mode logits)``.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        def forward(inputs):
+            logits, updated, losses = self.model.stateless_call(
+                trainable, non_trainable, inputs, training=True, return_losses=True
+            )
+            return jnp.sum(jax.nn.sigmoid(logits[:, 0])), (logits, updated, losses)
+
+        if strength > 0 and mode == "training":
+            (_, (logits, updated, losses)), saliency = jax.value_and_grad(forward, has_aux=True)(x)
+        else:
+            _, (logits, updated, losses) = forward(x)
+        loss = jnp.mean(keras.ops.binary_crossentropy(y, logits, from_logits=True)) + sum(losses)
+        if strength > 0 and mode == "inference":
+            statistics = jax.lax.stop_gradient(updated)
+
+            def summed_probability(inputs):
+                scores, _ = self.model.stateless_call(trainable, statistics, inputs, training=False)
+                return jnp.sum(jax.nn.sigmoid(scores[:, 0]))
+
+            saliency = jax.grad(summed_probability)(x)
+        if strength > 0:
+            loss = loss + strength * angle_penalty(saliency)
+        return loss, (updated, logits)
+
+    def _member_step(self, state, x, y, active, strength: float, mode: str):
+        """One member's step on a ``(B, L, A)`` batch: :meth:`member_loss`, Adam, masked by ``active``."""
         import jax
         import jax.numpy as jnp
 
         trainable, non_trainable, optimizer_values = state
 
         def loss_function(trainable_values):
-            logits, updated, losses = self.model.stateless_call(
-                trainable_values, non_trainable, x, training=True, return_losses=True
-            )
-            # BCE on the logit (TensorFlow's path for a sigmoid output) + the layers' L2 penalties.
-            loss = jnp.mean(keras.ops.binary_crossentropy(y, logits, from_logits=True)) + sum(losses)
-            if strength > 0:
-                # As the TF engine: inference-mode saliency with this batch's updated batch-norm
-                # statistics, read as values (no gradient flows through them).
-                statistics = jax.lax.stop_gradient(updated)
-
-                def summed_probability(inputs):
-                    scores, _ = self.model.stateless_call(
-                        trainable_values, statistics, inputs, training=False
-                    )
-                    return jnp.sum(jax.nn.sigmoid(scores[:, 0]))
-
-                loss = loss + strength * angle_penalty(jax.grad(summed_probability)(x))
-            return loss, (updated, logits)
+            return self.member_loss(trainable_values, non_trainable, x, y, strength, mode)
 
         (loss, (updated, logits)), grads = jax.value_and_grad(loss_function, has_aux=True)(trainable)
         new_trainable, new_optimizer = self.optimizer.stateless_apply(optimizer_values, grads, trainable)
@@ -133,12 +158,12 @@ class GroupProgram:
         )
         return new_state, loss, jax.nn.sigmoid(logits[:, 0])
 
-    def _group_step(self, state, x, y, orders, start, active, batch_size: int, strength: float):
+    def _group_step(self, state, x, y, orders, start, active, batch_size: int, strength: float, mode: str):
         """Every member's step on its rows ``orders[:, start : start + batch_size]`` of ``x`` and ``y``."""
         import jax
 
         indices = jax.lax.dynamic_slice_in_dim(orders, start, batch_size, axis=1)
-        step = jax.vmap(lambda s, xb, yb, a: self._member_step(s, xb, yb, a, strength))
+        step = jax.vmap(lambda s, xb, yb, a: self._member_step(s, xb, yb, a, strength, mode))
         return step(state, x[indices], y[indices], active)
 
     def _epoch_orders(self, keys, epoch, count: int):

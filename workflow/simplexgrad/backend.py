@@ -32,6 +32,7 @@ __all__ = [
     "input_gradient_function",
     "scoring_model",
     "differentiable_input_gradient",
+    "training_mode_input_gradient",
 ]
 
 OutputKind = Literal["probability", "logit"]
@@ -298,9 +299,9 @@ def _jax_gradient(scorer: keras.Model, select, dtype: str) -> GradientFunction:
 def differentiable_input_gradient(model: keras.Model, inputs, class_index: int = 0):
     """Input gradient of one output unit as a backend tensor that stays differentiable w.r.t. weights.
 
-    For use inside a training step (angle regularisation): the model runs in inference mode, so the
-    gradient is that of the function used for attribution, and no batch-norm statistics or dropout
-    state are touched.
+    For use inside a training step (the angle penalty's inference mode): the model runs in inference
+    mode, so the gradient is that of the function used for attribution, and no batch-norm statistics or
+    dropout state are touched. :func:`training_mode_input_gradient` is the authors' (training-mode) one.
 
     Parameters
     ----------
@@ -334,6 +335,60 @@ def differentiable_input_gradient(model: keras.Model, inputs, class_index: int =
             return jnp.sum(_select_unit(model(values, training=False), class_index))
 
         return jax.grad(summed_score)(inputs)
+    raise NotImplementedError(
+        f"input gradients are implemented for the tensorflow and jax backends; KERAS_BACKEND={backend!r}"
+    )
+
+
+def training_mode_input_gradient(model: keras.Model, inputs, class_index: int = 0):
+    """Outputs and input gradient of one output unit from one training-mode forward pass, both backend
+    tensors that stay differentiable w.r.t. the weights.
+
+    For the authors' angle penalty inside a training step (their ``model(x, training=True)`` under a
+    gradient tape): dropout is on and batch norm normalises with the batch's statistics, so the gradient
+    is that of the function being fitted in this step, and the same pass's outputs feed the loss (one
+    dropout draw, batch-norm moving statistics updated once, as by a plain training call).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Model taking ``(B, L, A)`` inputs.
+    inputs : tensor
+        ``(B, L, A)`` backend tensor.
+    class_index : int
+        Output unit.
+
+    Returns
+    -------
+    tuple
+        The training-mode outputs ``(B, units)`` and the gradients ``(B, L, A)`` of the summed unit.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = model(inputs, training=True)
+            score = _select_unit(outputs, class_index)
+        return outputs, tape.gradient(score, inputs)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        trainable = [variable.value for variable in model.trainable_variables]
+        non_trainable = [variable.value for variable in model.non_trainable_variables]
+
+        def summed_score(values):
+            outputs, updated = model.stateless_call(trainable, non_trainable, values, training=True)
+            return jnp.sum(_select_unit(outputs, class_index)), (outputs, updated)
+
+        (_, (outputs, updated)), gradient = jax.value_and_grad(summed_score, has_aux=True)(inputs)
+        for variable, value in zip(model.non_trainable_variables, updated):  # as a plain call would
+            variable.assign(value)
+        return outputs, gradient
     raise NotImplementedError(
         f"input gradients are implemented for the tensorflow and jax backends; KERAS_BACKEND={backend!r}"
     )

@@ -3,8 +3,9 @@
 Each member follows :mod:`simplexgrad.training`'s recipe on its own: its seed (initial weights, dropout
 keys and batch order), its learning rate with ``ReduceLROnPlateau`` on validation AUROC, its early
 stopping with best weights kept, its batch-norm statistics, the L2 penalty of the models' regularisers
-(``stateless_call`` returns them with ``return_losses=True``), ``angle_penalty`` (inference-mode
-saliency inside the step) and ``init_stddev``. One training step updates all ``K`` members of a group
+(``stateless_call`` returns them with ``return_losses=True``), ``angle_penalty`` with its
+``angle_penalty_mode`` (the saliency of the training-mode pass, or of the inference-mode model, inside
+the step) and ``init_stddev``. One training step updates all ``K`` members of a group
 (``jax.vmap`` over the members, ``lax.scan`` over an epoch's batches); members that stopped are frozen
 by masked updates. Data are put on the device once per group; each member gathers its own batches.
 
@@ -38,11 +39,12 @@ from scipy.special import expit
 
 from simplexgrad._ensemble_program import device_chunks, program_for, stacked_values
 from simplexgrad._ensemble_schedule import MemberSchedules, keras_auroc
+from simplexgrad._process import check_stop, stops_at_safe_points
 from simplexgrad.backend import configure_threads, seed_everything
 from simplexgrad.io import load_split
 from simplexgrad.metrics import aupr_per_row, auroc_per_row
 from simplexgrad.models import Activation, Architecture, build_model
-from simplexgrad.training import TrainingConfig, check_labels, save_run
+from simplexgrad.training import AnglePenaltyMode, TrainingConfig, check_labels, check_run_folder, save_run
 
 __all__ = ["GROUP_FIELDS", "train_group", "predict_group", "train_ensemble"]
 
@@ -57,6 +59,7 @@ GROUP_FIELDS = (
     "first_layer_kernel_size",
     "init_stddev",
     "angle_penalty",
+    "angle_penalty_mode",
     "epochs",
     "batch_size",
 )
@@ -150,6 +153,7 @@ def train_group(
     keys = jnp.stack([jax.random.PRNGKey(config.seed) for config in configs])
     rows: list[list[tuple]] = [[] for _ in configs]
     for epoch in range(group.epochs):
+        check_stop()  # a safe point: SIGTERM/SIGINT stop the group between epochs
         state, orders, loss, probabilities = program.run_epoch(
             state,
             x_device,
@@ -159,6 +163,7 @@ def train_group(
             jnp.asarray(schedules.active),
             batch_size=group.batch_size,
             strength=group.angle_penalty,
+            mode=group.angle_penalty_mode,
         )
         logits, regularisation = program.predict(state[0], state[1], valid_chunks)
         logits = logits[:, : len(x_valid)]
@@ -206,6 +211,7 @@ def train_ensemble(
     first_layer_kernel_size: int = TrainingConfig.first_layer_kernel_size,
     init_stddev: float | None = TrainingConfig.init_stddev,
     angle_penalty: float = TrainingConfig.angle_penalty,
+    angle_penalty_mode: AnglePenaltyMode = TrainingConfig.angle_penalty_mode,
     epochs: int = TrainingConfig.epochs,
     batch_size: int = TrainingConfig.batch_size,
     learning_rate: float = TrainingConfig.learning_rate,
@@ -239,6 +245,8 @@ def train_ensemble(
         RandomNormal(0, σ) initialisation instead of he_normal.
     angle_penalty
         Strength λ of the angle penalty (0: none).
+    angle_penalty_mode
+        Saliency of the penalty: training (the model in training mode, the authors') or inference.
     epochs
         Maximum number of epochs.
     batch_size
@@ -262,6 +270,8 @@ def train_ensemble(
     """
     widths = list(first_layer_filters or [TrainingConfig.first_layer_filters])
     directories = _member_directories(out_template, seeds, widths)
+    for directory in directories.values():
+        check_run_folder(directory, "--out-template")
     if not os.path.exists(data):
         raise FileNotFoundError(f"{data}: dataset file not found")
     _require_jax()
@@ -272,6 +282,7 @@ def train_ensemble(
         first_layer_kernel_size=first_layer_kernel_size,
         init_stddev=init_stddev,
         angle_penalty=angle_penalty,
+        angle_penalty_mode=angle_penalty_mode,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -286,7 +297,8 @@ def train_ensemble(
         configs = [replace(base, seed=seed, first_layer_filters=width) for seed in seeds]
         log.info("training %d members with %d first-layer filters", len(configs), width)
         start = time.perf_counter()
-        members = train_group(configs, train_split.x, train_split.y, valid_split.x, valid_split.y)
+        with stops_at_safe_points():  # the signal handler only records; the step loop stops
+            members = train_group(configs, train_split.x, train_split.y, valid_split.x, valid_split.y)
         seconds = (time.perf_counter() - start) / len(configs)
         scores = predict_group([model for model, _ in members], test_split.x)
         test_auroc = auroc_per_row(scores, positive, ~positive)  # as training.evaluate, one row per member

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -25,13 +26,39 @@ from simplexgrad.metrics import auroc_per_row, ensemble_average, ensemble_differ
 
 __all__ = [
     "ANGLE_BINS",
+    "AUTHORS_ANGLE_BINS",
+    "angle_bin_edges",
     "MemberMaps",
     "angle_histogram",
     "ensemble_predictions_auroc",
     "analyse_ensemble",
 ]
 
-ANGLE_BINS = np.arange(-90.0, 91.0, 5.0)
+ANGLE_BINS = np.arange(-90.0, 91.0, 5.0)  # 36 bins of 5°
+# The authors' binning of Fig 3e: 37 bins of 180/37° over [-90°, 90°], drawn at -90 + 5i (i = 0 … 36).
+AUTHORS_ANGLE_BINS = np.linspace(-90.0, 90.0, 38)
+AngleBins = Literal["authors", "5"]
+
+
+def angle_bin_edges(choice: AngleBins = "authors") -> tuple[np.ndarray, np.ndarray]:
+    """Edges of the angle bins of Fig 3e and App. Figs 9/10 and where each bin is drawn.
+
+    Parameters
+    ----------
+    choice : {"authors", "5"}
+        ``"authors"``: 37 bins of 180/37° drawn at −90 + 5i, as the authors' plotting code does (so that
+        the curve matches the paper's point for point); ``"5"``: 36 bins of 5° drawn at their centres.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The ``(B + 1,)`` edges in degrees and the ``(B,)`` angles at which the bins are drawn.
+    """
+    if choice == "authors":
+        return AUTHORS_ANGLE_BINS, -90.0 + 5.0 * np.arange(len(AUTHORS_ANGLE_BINS) - 1)
+    if str(choice) == "5":
+        return ANGLE_BINS, (ANGLE_BINS[:-1] + ANGLE_BINS[1:]) / 2
+    raise ValueError(f"angle bins must be 'authors' or '5'; got {choice!r}")
 
 
 class MemberMaps:
@@ -85,6 +112,7 @@ def analyse_ensemble(
     out_dir: str,
     labels: list[str] | None = None,
     thresholds: list[float] | None = None,
+    angle_bins: AngleBins = "authors",
 ) -> None:
     """Everything the in vivo figures need from one ensemble, written to a folder.
 
@@ -103,17 +131,23 @@ def analyse_ensemble(
         Identifying columns of every table, as NAME=VALUE (e.g. tf=CTCF).
     thresholds : list of float or None
         Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+    angle_bins : {"authors", "5"}
+        Angle bins of differences.tsv and angle_histogram.tsv: authors (37 of 180/37°) or 5 (5° each).
+        Both tables get ``bin_low``, ``bin_high`` and ``plot_angle``, where the figures draw the bin
+        (the authors draw bin i at −90 + 5i; 5° bins at their centres).
     """
     if len(members) != len(attributions):
         raise ValueError(f"{len(members)} members but {len(attributions)} attribution files")
     columns = parse_labels(labels or [])
     thresholds = thresholds or list(ANGLE_THRESHOLDS)
+    edges, drawn_at = angle_bin_edges(angle_bins)
     records = [json.loads((Path(member) / "metrics.json").read_text()) for member in members]
     maps = MemberMaps(attributions)
     mean = ensemble_average(maps)
     out = Path(out_dir)
 
-    differences = ensemble_difference_by_angle(maps, ensemble_mean=mean)
+    differences = ensemble_difference_by_angle(maps, bins=edges, ensemble_mean=mean)
+    differences.insert(2, "plot_angle", drawn_at)
     write_table(with_labels(differences, columns), out / "differences.tsv")
 
     angle_rows, histogram_rows, sequence_tables = [], [], []
@@ -121,7 +155,7 @@ def analyse_ensemble(
     for name, member in itertools.chain(zip(names, maps), [("ensemble", mean)]):  # streamed
         angles, per_sequence = simplex_angle(member, zero=np.nan), angle_statistics(member, thresholds)
         angle_rows.append({"member": name, **angle_summary(angles, per_sequence)})
-        histogram_rows.append({"member": name, "counts": angle_histogram(angles)})
+        histogram_rows.append({"member": name, "counts": angle_histogram(angles, edges)})
         if name != "ensemble":
             sequence_tables.append(
                 pd.DataFrame({"sequence": maps.indices, **per_sequence}).assign(member=name)
@@ -129,9 +163,9 @@ def analyse_ensemble(
     write_table(with_labels(pd.DataFrame(angle_rows), columns), out / "angles.tsv")
     histogram = pd.DataFrame(
         [
-            {"member": row["member"], "bin_low": low, "bin_high": high, "count": count}
+            {"member": row["member"], "bin_low": low, "bin_high": high, "plot_angle": at, "count": count}
             for row in histogram_rows
-            for low, high, count in zip(ANGLE_BINS[:-1], ANGLE_BINS[1:], row["counts"])
+            for low, high, at, count in zip(edges[:-1], edges[1:], drawn_at, row["counts"])
         ]
     )
     write_table(with_labels(histogram, columns), out / "angle_histogram.tsv")

@@ -10,6 +10,8 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
 
 import numpy as np
 
@@ -20,6 +22,8 @@ __all__ = [
     "load_motifs",
     "core_and_background_pools",
     "read_motif_ids",
+    "published_background_ids",
+    "BACKGROUND_CHOICES",
     "available_releases",
 ]
 
@@ -28,6 +32,9 @@ COLLECTION = "CORE"
 TAX_GROUP = "vertebrates"
 # The synthetic study's core motifs (JASPAR 2016): SP1, Gabpa, CEBPB, MAX, YY1.
 CORE_MOTIFS = ("MA0079.3", "MA0062.2", "MA0466.2", "MA0058.3", "MA0095.2")
+# Background pools by keyword: the published generator's 50 IDs (shipped with the package), or a draw.
+BACKGROUND_CHOICES = ("published", "draw")
+PUBLISHED_BACKGROUND_TABLE = "published_background_motifs.tsv"
 
 
 @dataclass(frozen=True)
@@ -132,9 +139,18 @@ def read_motif_ids(path: str | os.PathLike) -> list[str]:
     return ids
 
 
+def published_background_ids() -> list[str]:
+    """The published generator's 50 background matrix IDs (JASPAR 2016 CORE vertebrates, picked by the
+    authors with NumPy seed 22), read from the table shipped inside the package
+    (``simplexgrad/resources/published_background_motifs.tsv``)."""
+    table = resources.files("simplexgrad").joinpath("resources", PUBLISHED_BACKGROUND_TABLE)
+    with resources.as_file(table) as path:
+        return read_motif_ids(path)
+
+
 def core_and_background_pools(
     core_ids: Sequence[str] = CORE_MOTIFS,
-    background_ids: Sequence[str] | None = None,
+    background_ids: Sequence[str] | Literal["published", "draw"] = "published",
     num_background: int = 50,
     release: str = "JASPAR2016",
     seed: int = 0,
@@ -142,10 +158,23 @@ def core_and_background_pools(
     """The two motif pools of the billboard generator.
 
     The core pool is the core motifs in both orientations. The background pool is the core pool plus
-    other CORE vertebrate motifs in both orientations: ``background_ids`` when given (the published
-    generator's 50 are in ``resources/published_background_motifs.tsv``), otherwise ``num_background``
-    drawn without replacement with ``seed`` from the release's motifs sorted by ID, leaving out every
-    motif that shares a name with a core motif (e.g. an older SP1 matrix).
+    other CORE vertebrate motifs in both orientations: by default the published generator's 50
+    (:func:`published_background_ids`); ``"draw"``: ``num_background`` drawn without replacement with
+    ``seed`` from the release's motifs sorted by ID, leaving out every motif that shares a name with a
+    core motif (e.g. an older SP1 matrix); or the given matrix IDs.
+
+    Parameters
+    ----------
+    core_ids : sequence of str
+        Core JASPAR matrix IDs (the positives' motifs).
+    background_ids : sequence of str, "published" or "draw"
+        The other background motifs: the published generator's 50, a seeded draw, or these IDs.
+    num_background : int
+        With ``"draw"``: how many to draw.
+    release : str
+        JASPAR release shipped with pyjaspar.
+    seed : int
+        Seed of the draw.
 
     Returns
     -------
@@ -154,7 +183,15 @@ def core_and_background_pools(
         number of background IDs.
     """
     core = load_motifs(core_ids, release)
-    if background_ids is not None:
+    if isinstance(background_ids, str):
+        if background_ids not in BACKGROUND_CHOICES:
+            raise ValueError(
+                f"background_ids must be a list of matrix IDs or one of {list(BACKGROUND_CHOICES)}; "
+                f"got {background_ids!r}"
+            )
+        if background_ids == "published":
+            background_ids = published_background_ids()
+    if background_ids != "draw":
         overlap = sorted(set(background_ids) & set(core_ids))
         if overlap or len(set(background_ids)) != len(background_ids):
             raise ValueError(

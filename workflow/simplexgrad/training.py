@@ -5,7 +5,10 @@ learning rate × 0.2 after 3 epochs without a better validation AUROC (down to 1
 10 such epochs, weights of the best validation-AUROC epoch restored.
 
 Angle regularisation (Fig 4d) adds ``λ · mean over the batch of sqrt(Σ_positions θ²)`` to the loss,
-with θ the simplex angle (degrees) of each position's saliency, computed inside the training step.
+with θ the simplex angle (degrees) of each position's saliency, computed inside the training step. Its
+mode says which function's saliency: ``training`` (default, the authors'): the model in training mode,
+the same forward pass as the loss (dropout on, batch-norm batch statistics); ``inference``: the model in
+inference mode, the function that attribution later explains.
 """
 
 from __future__ import annotations
@@ -17,29 +20,42 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import keras
 import numpy as np
 import pandas as pd
 from keras import ops
 
-from simplexgrad.backend import configure_threads, differentiable_input_gradient, seed_everything
+from simplexgrad._process import check_stop, stops_at_safe_points
+from simplexgrad.backend import (
+    configure_threads,
+    differentiable_input_gradient,
+    seed_everything,
+    training_mode_input_gradient,
+)
 from simplexgrad.correction import simplex_angle_ops
-from simplexgrad.io import atomic_output, load_split
+from simplexgrad.io import atomic_output, check_output_path, load_split
 from simplexgrad.metrics import aupr_per_row, auroc_per_row
 from simplexgrad.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture, build_model
 
 __all__ = [
+    "ANGLE_PENALTY_MODES",
+    "AnglePenaltyMode",
     "TrainingConfig",
     "AngleRegularized",
     "angle_penalty",
     "compile_model",
     "train",
     "save_run",
+    "check_run_folder",
     "train_to_directory",
 ]
 
 log = logging.getLogger(__name__)
+
+AnglePenaltyMode = Literal["training", "inference"]
+ANGLE_PENALTY_MODES: tuple[str, ...] = ("training", "inference")
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,8 @@ class TrainingConfig:
         RandomNormal(0, σ) for the hidden kernels instead of he_normal (initialisation study).
     angle_penalty : float
         λ of the angle regulariser (0: none).
+    angle_penalty_mode : str
+        Saliency of the penalty: training (the model in training mode, the authors') or inference.
     epochs : int
         Maximum number of epochs.
     batch_size : int
@@ -85,6 +103,7 @@ class TrainingConfig:
     first_layer_kernel_size: int = 19
     init_stddev: float | None = None
     angle_penalty: float = 0.0
+    angle_penalty_mode: AnglePenaltyMode = "training"
     epochs: int = 100
     batch_size: int = 100
     learning_rate: float = 1e-3
@@ -104,6 +123,11 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be > 0; got {value}")
         if self.angle_penalty < 0:
             raise ValueError(f"angle_penalty must be >= 0; got {self.angle_penalty}")
+        if self.angle_penalty_mode not in ANGLE_PENALTY_MODES:
+            raise ValueError(
+                f"angle_penalty_mode must be one of {list(ANGLE_PENALTY_MODES)}; "
+                f"got {self.angle_penalty_mode!r}"
+            )
         if self.early_stopping_patience < 1 or self.lr_patience < 1:
             raise ValueError("patience values must be >= 1")
         if self.architecture not in ARCHITECTURES or self.activation not in ACTIVATIONS:
@@ -121,18 +145,30 @@ def angle_penalty(saliency, epsilon: float = 1e-12):
 
 class AngleRegularized(keras.Model):
     """Wraps a model for training with an angle penalty on its saliency; predictions are the wrapped
-    model's. Save ``inner`` after training: the wrapper exists only for the loss."""
+    model's. Save ``inner`` after training: the wrapper exists only for the loss.
 
-    def __init__(self, inner: keras.Model, strength: float, **kwargs):
+    ``mode`` ``"training"`` (the authors'): the saliency of the training-mode forward pass that also
+    gives the predictions (dropout on, batch-norm batch statistics); ``"inference"``: the saliency of the
+    model in inference mode (moving statistics, no dropout), beside the training-mode predictions.
+    """
+
+    def __init__(self, inner: keras.Model, strength: float, mode: AnglePenaltyMode = "training", **kwargs):
         super().__init__(**kwargs)
+        if mode not in ANGLE_PENALTY_MODES:
+            raise ValueError(f"angle penalty mode must be one of {list(ANGLE_PENALTY_MODES)}; got {mode!r}")
         self.inner = inner
         self.strength = float(strength)
+        self.mode = mode
 
     def call(self, inputs, training=False):
-        predictions = self.inner(inputs, training=training)
-        if training and self.strength > 0:
+        if not (training and self.strength > 0):
+            return self.inner(inputs, training=training)
+        if self.mode == "training":
+            predictions, saliency = training_mode_input_gradient(self.inner, inputs)
+        else:
+            predictions = self.inner(inputs, training=True)
             saliency = differentiable_input_gradient(self.inner, inputs)
-            self.add_loss(self.strength * angle_penalty(saliency))
+        self.add_loss(self.strength * angle_penalty(saliency))
         return predictions
 
 
@@ -203,21 +239,40 @@ def train(
         first_layer_kernel_size=config.first_layer_kernel_size,
         init_stddev=config.init_stddev,
     )
-    trained = AngleRegularized(model, config.angle_penalty) if config.angle_penalty > 0 else model
-    compile_model(trained, config.learning_rate)
-    history = trained.fit(
-        x_train,
-        y_train,
-        validation_data=(x_valid, y_valid),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        callbacks=[*_callbacks(config), EpochLog(), *extra_callbacks],
-        verbose=verbose,
+    trained = (
+        AngleRegularized(model, config.angle_penalty, config.angle_penalty_mode)
+        if config.angle_penalty > 0
+        else model
     )
+    compile_model(trained, config.learning_rate)
+    with stops_at_safe_points():  # SIGTERM/SIGINT stop training between batches (simplexgrad._process)
+        history = trained.fit(
+            x_train,
+            y_train,
+            validation_data=(x_valid, y_valid),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            shuffle=True,
+            callbacks=[StopAtSafePoints(), *_callbacks(config), EpochLog(), *extra_callbacks],
+            verbose=verbose,
+        )
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))
     return model, table
+
+
+class StopAtSafePoints(keras.callbacks.Callback):
+    """The safe points of ``fit``: after each training or validation batch and each epoch, raise
+    :class:`simplexgrad._process.Stopped` if SIGTERM or SIGINT was received."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        check_stop()
+
+    def on_test_batch_end(self, batch, logs=None):
+        check_stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        check_stop()
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -250,16 +305,39 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
     }
 
 
+RUN_FILES = ("model.keras", "history.tsv", "metrics.json")
+
+
+def check_run_folder(out_dir: str | os.PathLike, option: str) -> None:
+    """Refuse, before training, a run folder that :func:`save_run` could not write: a file in its
+    place or in a parent's, a folder that cannot be written, or a folder where one of its files goes."""
+    check_output_path(out_dir, option, folder=True)
+    for name in RUN_FILES:
+        if (Path(out_dir) / name).is_dir():
+            raise ValueError(f"{option} {out_dir}: {name} there is a folder; the run writes a file there")
+
+
 def save_run(out_dir: str | os.PathLike, model: keras.Model, history: pd.DataFrame, metrics: dict) -> None:
     """Write one trained model's ``model.keras``, ``history.tsv`` and ``metrics.json``, each atomically;
-    ``metrics.json`` comes last, so its presence marks a finished run."""
+    ``metrics.json`` comes last, so its presence marks a finished run. A failure or a stop signal on
+    the way removes the files already written: a run is saved whole or not at all."""
     out_dir = Path(out_dir)
-    with atomic_output(out_dir / "model.keras") as temporary:
-        model.save(temporary)
-    with atomic_output(out_dir / "history.tsv") as temporary:
-        history.to_csv(temporary, sep="\t", index=False, float_format="%.6g")
-    with atomic_output(out_dir / "metrics.json") as temporary:
-        temporary.write_text(json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    written: list[Path] = []
+    try:
+        with atomic_output(out_dir / "model.keras") as temporary:
+            model.save(temporary)
+        written.append(out_dir / "model.keras")
+        with atomic_output(out_dir / "history.tsv") as temporary:
+            history.to_csv(temporary, sep="\t", index=False, float_format="%.6g")
+        written.append(out_dir / "history.tsv")
+        with atomic_output(out_dir / "metrics.json") as temporary:
+            temporary.write_text(json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        written.append(out_dir / "metrics.json")
+        check_stop()  # a stop whose exception a library swallowed while writing
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int | None = None) -> dict:
@@ -283,6 +361,7 @@ def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int
     dict
         The contents of ``metrics.json``.
     """
+    check_run_folder(out, "--out")
     configure_threads(threads)
     train_split, valid_split, test_split = (load_split(data, name) for name in ("train", "valid", "test"))
     for name, split in (("train", train_split), ("valid", valid_split), ("test", test_split)):
@@ -301,6 +380,7 @@ def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int
         "data": str(data),
         **asdict(config),
     }
+    check_stop()  # not even a complete run is saved after a stop
     save_run(out, model, history, metrics)
     log.info(
         "test AUROC %.4f, AUPR %.4f after %d epochs (%.1f s)",

@@ -1,0 +1,145 @@
+"""Figures drawn as the paper draws them (issue 26): Fig 4b's dots and dashed synthetic means, Fig 4c's linear
+σ axis, Fig 4d's λ = 2e-2 of the exponential models, Fig 3e's 37 angle bins. Each test draws from small
+hand-made tables and reads the matplotlib objects back (about 3 s in all)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from simplexgrad import figures, plots_invivo, plots_training  # noqa: E402
+from simplexgrad.invivo import angle_bin_edges  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def study_models(parameter, values):
+    """One row per (model type, setting, seed) with the columns the training-study figures read."""
+    rows = []
+    for architecture, activation in (("cnn_deep", "relu"), ("cnn_deep", "exponential")):
+        for value in values:
+            for seed in (0, 1):
+                rows.append({"architecture": architecture, "activation": activation, parameter: value,
+                             "seed": seed, "angle_sd": 10 * value + seed, "classification_auroc": 0.9,
+                             "cosine_raw": 0.5, "cosine_corrected": 0.6})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def line_x(axis, label):
+    """x data of the line (or error-bar line) labelled ``label``."""
+    lines = [c.lines[0] for c in axis.containers if c.get_label() == label] or [
+        line for line in axis.get_lines() if line.get_label() == label
+    ]
+    (line,) = lines
+    return list(np.asarray(line.get_xdata(), dtype=float))
+
+
+def test_fig4c_has_sigma_on_a_linear_axis_and_labels_the_cosine_panel_ours():
+    figure = plots_training.fig4c_init_study(study_models("init_stddev", [0.005, 0.1, 0.5]))
+    spread, auroc, cosine = figure.axes[:3]
+    assert spread.get_xscale() == auroc.get_xscale() == cosine.get_xscale() == "linear"
+    assert "our addition" in cosine.get_ylabel() and "our addition" not in spread.get_ylabel()
+
+
+def test_fig4d_keeps_lambda_2e2_of_the_exponential_models_off_their_lines():
+    strengths = [2e-2, 1e-3, 1e-5]
+    figure = plots_training.fig4d_angle_penalty(study_models("angle_penalty", strengths))
+    spread = figure.axes[0]
+    assert spread.get_xscale() == "log"
+    assert line_x(spread, "CNN-deep-relu") == pytest.approx(sorted(strengths))
+    assert line_x(spread, "CNN-deep-exp") == pytest.approx([1e-5, 1e-3])
+    # ... and marked: an open circle at λ = 2e-2, at the exponential models' mean
+    opened = [line for line in spread.get_lines() if line.get_markerfacecolor() == "none"]
+    opened = [line for line in opened if len(line.get_xdata())]
+    assert len(opened) == 1
+    assert list(opened[0].get_xdata()) == pytest.approx([2e-2]) and list(opened[0].get_ydata()) == [0.7]
+
+
+def sequence_angles():
+    rows = []
+    for tf, level in (("CTCF", 10.0), ("MAX", 20.0)):
+        for member in ("filters12_seed0", "filters14_seed1"):
+            for sequence in range(3):
+                rows.append({"tf": tf, "architecture": "cnn_deep", "activation": "relu", "member": member,
+                             "sequence": sequence, "percent_above_30": level + sequence,
+                             "percent_above_45": level / 2, "percent_above_60": level / 4})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_fig4b_draws_one_dot_per_tf_and_threshold_and_the_synthetic_means_dashed():
+    synthetic = pd.Series({"percent_above_30": 30.0, "percent_above_45": 12.0, "percent_above_60": 4.0})
+    figure = plots_invivo.fig4b_invivo_large_angles(sequence_angles(), synthetic, "CNN-deep-relu")
+    axis = figure.axes[0]
+    dots = {line.get_label(): list(line.get_ydata()) for line in axis.get_lines()}
+    assert dots == {"CTCF": pytest.approx([11.0, 5.0, 2.5]), "MAX": pytest.approx([21.0, 10.0, 5.0])}
+    dashed = [c for c in axis.collections if isinstance(c, LineCollection)]
+    assert [segment[0][1] for c in dashed for segment in c.get_segments()] == [30.0, 12.0, 4.0]
+    assert all(c.get_linestyle()[0][1] is not None for c in dashed)  # dashed, not solid
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["> 30°", "> 45°", "> 60°"]
+
+
+def test_fig4b_takes_the_synthetic_means_of_the_same_model_type_from_angles_tsv(tmp_path, monkeypatch):
+    paths = []
+    for tf, rows in sequence_angles().groupby("tf"):
+        paths.append(str(tmp_path / f"{tf}.tsv"))
+        rows.to_csv(paths[-1], sep="\t", index=False)
+    models = (("relu", "saliency", 40.0), ("exponential", "saliency", 1.0), ("relu", "smoothgrad", 1.0))
+    synthetic = pd.DataFrame(
+        [{"architecture": "cnn_deep", "activation": activation, "seed": seed, "method": method, "sequence": 0,
+          **{f"percent_above_{t}": value for t in (30, 45, 60)}}
+         for activation, method, value in models for seed in (0, 1)]
+    )  # fmt: skip
+    synthetic.to_csv(tmp_path / "angles.tsv", sep="\t", index=False)
+    drawn = {}
+
+    def draw(table, synthetic_means, title):
+        drawn["means"] = synthetic_means
+        return plt.figure()
+
+    monkeypatch.setattr(plots_invivo, "fig4b_invivo_large_angles", draw)
+    for architecture in ("cnn_deep", "cnn_shallow"):
+        out = [str(tmp_path / f"{architecture}.{ext}") for ext in ("pdf", "png")]
+        reference = str(tmp_path / "angles.tsv")
+        figures.fig4b_invivo_large_angles(paths, architecture, "relu", *out, synthetic_angles=reference)
+        if architecture == "cnn_deep":  # the saliency rows of CNN-deep-relu only
+            assert drawn["means"].to_dict() == {f"percent_above_{t}": 40.0 for t in (30, 45, 60)}
+    assert drawn["means"] is None  # no synthetic CNN-shallow models: no dashed lines
+
+
+def test_the_authors_angle_bins_are_37_of_180_over_37_degrees_drawn_every_5():
+    edges, drawn = angle_bin_edges("authors")
+    assert len(edges) == 38 and np.allclose(np.diff(edges), 180 / 37)
+    np.testing.assert_allclose(drawn, np.arange(-90, 91, 5))
+    edges, drawn = angle_bin_edges("5")
+    assert len(edges) == 37 and np.allclose(drawn, np.arange(-87.5, 90, 5))
+    with pytest.raises(ValueError, match="authors"):
+        angle_bin_edges("10")
+
+
+def test_fig3e_draws_each_bin_at_its_plot_angle_and_says_which_bins():
+    edges, drawn = angle_bin_edges("authors")
+    differences = pd.DataFrame({"tf": "CTCF", "bin_low": edges[:-1], "bin_high": edges[1:],
+                                "plot_angle": drawn, "positions": 10,
+                                "reduction_percent": np.abs(drawn) / 10})  # fmt: skip
+    histogram = differences.assign(member="filters12_seed0", count=5)[
+        ["tf", "member", "bin_low", "bin_high", "plot_angle", "count"]
+    ]
+    figure = plots_invivo.fig3e_ensemble_difference(histogram, differences, "CNN-deep-exp")
+    density, reduction = figure.axes
+    np.testing.assert_allclose(line_x(reduction, "CTCF"), drawn)
+    np.testing.assert_allclose(line_x(density, "CTCF"), drawn)
+    assert "37 bins" in reduction.get_xlabel()
+    five, centres = angle_bin_edges("5")
+    plain = pd.DataFrame({"tf": "CTCF", "bin_low": five[:-1], "bin_high": five[1:], "positions": 10,
+                          "reduction_percent": 1.0})  # fmt: skip
+    figure = plots_invivo.fig3e_ensemble_difference(histogram, plain, "CNN-deep-exp")
+    np.testing.assert_allclose(line_x(figure.axes[1], "CTCF"), centres)
+    assert "5° bins" in figure.axes[1].get_xlabel()

@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 QUICK_CONFIG ?= config/quick.yaml
 
-.PHONY: setup test lint run report benchmark clean-venv bedtools
+.PHONY: setup test test-stress lint run report benchmark clean-venv bedtools
 
 setup: $(INSTALLED) bedtools
 
@@ -39,6 +39,10 @@ lint: setup
 test: setup lint
 	$(BIN)/python -m pytest
 
+# The stop-signal tests at full strength: 20 stopped training runs per backend instead of 6 (about 10 min).
+test-stress: setup
+	SIMPLEXGRAD_STOP_TRIES=20 $(BIN)/python -m pytest tests/test_signals.py
+
 # The quick study end to end, then the HTML report.
 run: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(QUICK_CONFIG)
@@ -48,6 +52,7 @@ run: setup
 benchmark: setup
 	$(BIN)/python benchmarks/attribution_throughput.py
 	$(BIN)/python benchmarks/training_epoch.py --threads 2
+	$(BIN)/python benchmarks/angle_penalty_modes.py --threads 2
 	$(BIN)/python benchmarks/ensemble_training.py --members 1 10 --num-seqs 2000 --tensorflow
 
 clean-venv:

@@ -145,26 +145,7 @@ def write_dataset(path, x, y):
     return path
 
 
-@pytest.mark.parametrize(
-    "change, fragments",
-    [
-        (lambda x, y: (np.where(np.arange(30)[None, :, None] == 5, np.nan, x), y), ["x_test", "NaN"]),
-        (lambda x, y: (x * 3.9 + 0.2, y), ["x_test", "not one-hot"]),
-        (lambda x, y: (x, y[:-1]), ["y_test has 9 rows", "x_test has 10"]),
-        (lambda x, y: (x[:0], y[:0]), ["x_test", "no sequences"]),
-    ],
-)
-def test_bad_data_is_refused_with_one_line_and_no_output(
-    tmp_path, rng, model_file, run_cli, change, fragments
-):
-    x, y = change(random_onehot(rng, 10, 30), (np.arange(10) % 2).astype(np.float32)[:, None])
-    data = write_dataset(tmp_path / "bad.h5", x, y)
-    out = tmp_path / "maps.npz"
-    code, error = run_cli(
-        "attribute", "--model", model_file, "--data", data, "--out", out, "--method", "saliency"
-    )
-    assert code == 2 and all(fragment in error for fragment in (str(data), *fragments)), error
-    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+# Bad data files for `attribute` (NaN, not one-hot, short labels, no rows): the table of tests/test_errors.py.
 
 
 def test_a_single_class_dataset_is_refused_before_training(tmp_path, rng):

@@ -21,20 +21,20 @@ def gradient_arrays(draw):
 @given(gradient_arrays())
 def test_corrected_maps_sum_to_zero(grads):
     scale = np.abs(grads).sum(axis=-1) + 1.0
-    np.testing.assert_allclose(correct(grads).sum(axis=-1) / scale, 0.0, atol=1e-12)
+    np.testing.assert_allclose(correct(grads, alphabet_size=None).sum(axis=-1) / scale, 0.0, atol=1e-12)
 
 
 @given(gradient_arrays())
 def test_correct_is_idempotent(grads):
-    once = correct(grads)
-    np.testing.assert_allclose(correct(once), once, atol=1e-9 * (np.abs(grads).max() + 1))
+    once = correct(grads, alphabet_size=grads.shape[-1])
+    np.testing.assert_allclose(correct(once, alphabet_size=None), once, atol=1e-9 * (np.abs(grads).max() + 1))
 
 
 @given(gradient_arrays())
 def test_correction_is_the_orthogonal_projection(grads):
     alphabet = grads.shape[-1]
     normal = np.ones(alphabet) / np.sqrt(alphabet)
-    corrected = correct(grads)
+    corrected = correct(grads, alphabet_size=alphabet)
     removed = grads - corrected
     tol = 1e-9 * (np.abs(grads).max() + 1)
     np.testing.assert_allclose(corrected @ normal, 0.0, atol=tol)
@@ -44,8 +44,8 @@ def test_correction_is_the_orthogonal_projection(grads):
 
 @given(gradient_arrays())
 def test_on_simplex_gradients_have_zero_angle(grads):
-    corrected = correct(grads)
-    angles = simplex_angle(corrected)
+    corrected = correct(grads, alphabet_size=None)
+    angles = simplex_angle(corrected, alphabet_size=None)
     in_plane = np.linalg.norm(corrected, axis=-1)
     # Only the rounding of the projection remains: |sin theta| <= relative error.
     assert np.all(np.abs(angles)[in_plane > 1e-6] < 1e-6)
@@ -56,7 +56,7 @@ def test_on_simplex_gradients_have_zero_angle(grads):
     st.floats(1e-6, 1e6, allow_nan=False).flatmap(lambda s: st.sampled_from([s, -s])),
 )
 def test_gradients_along_the_normal_are_plus_minus_90(alphabet, scale):
-    angle = simplex_angle(np.full((1, 1, alphabet), scale))
+    angle = simplex_angle(np.full((1, 1, alphabet), scale), alphabet_size=alphabet)
     assert angle.shape == (1, 1)
     assert angle[0, 0] == pytest.approx(np.sign(scale) * 90.0, abs=1e-12)
 
@@ -68,8 +68,9 @@ def test_angle_matches_arcsin_definition(grads):
     keep = norms > 1e-6
     sine = grads.sum(axis=-1) / np.sqrt(alphabet) / np.where(keep, norms, 1.0)
     expected = np.degrees(np.arcsin(np.clip(sine, -1, 1)))
-    np.testing.assert_allclose(simplex_angle(grads)[keep], expected[keep], atol=1e-5)
-    assert np.all(np.abs(simplex_angle(grads)) <= 90.0)
+    angles = simplex_angle(grads, alphabet_size=alphabet)
+    np.testing.assert_allclose(angles[keep], expected[keep], atol=1e-5)
+    assert np.all(np.abs(angles) <= 90.0)
 
 
 def test_known_angles_use_exact_pi():
@@ -107,6 +108,19 @@ def test_axes_that_cannot_hold_an_alphabet_are_refused(bad):
         correct(bad)
 
 
+def test_an_alphabet_axis_of_another_length_is_refused_naming_the_axis_to_pass():
+    channels_first = np.zeros((3, 4, 200))
+    for function in (correct, simplex_angle):
+        with pytest.raises(ValueError, match=r"has 200 letters, not alphabet_size=4: pass axis=1"):
+            function(channels_first)
+    assert simplex_angle(channels_first, axis=1).shape == (3, 200)
+    protein = np.ones((2, 5, 20))
+    with pytest.raises(ValueError, match="alphabet_size=20 for an alphabet of 20 letters"):
+        correct(protein)
+    np.testing.assert_allclose(correct(protein, alphabet_size=20), 0.0)
+    assert simplex_angle(protein, alphabet_size=20) == pytest.approx(90.0)
+
+
 def test_out_of_range_axis_is_refused():
     with pytest.raises(ValueError, match="out of range"):
         simplex_angle(np.zeros((2, 4)), axis=2)
@@ -139,9 +153,9 @@ def test_differentiable_twin_matches_numpy(grads):
 
     grads = grads.astype(np.float64)
     twin = ops.convert_to_numpy(simplex_angle_ops(ops.convert_to_tensor(grads)))
-    in_plane = np.linalg.norm(correct(grads), axis=-1)
+    in_plane = np.linalg.norm(correct(grads, alphabet_size=None), axis=-1)
     keep = in_plane > 1e-3  # the twin's epsilon only matters for (near-)zero in-plane norms
-    np.testing.assert_allclose(twin[keep], simplex_angle(grads)[keep], atol=1e-4)
+    np.testing.assert_allclose(twin[keep], simplex_angle(grads, alphabet_size=None)[keep], atol=1e-4)
 
 
 def test_differentiable_twin_has_finite_gradients_at_zero():

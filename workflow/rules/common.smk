@@ -6,8 +6,24 @@ import sys
 
 from snakemake.utils import validate
 
+from simplexgrad._config import config_problem
 from simplexgrad.attribution import METHODS as ATTRIBUTION_METHODS, method_options
 
+# One line naming the key and the file, not Snakemake's dump of the whole schema before the reason.
+_CONFIG_PROBLEM = config_problem(
+    config,
+    os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+    # in the order they were merged: the Snakefile's own file first, --configfile ones over it
+    [
+        path
+        for path in workflow.configfiles
+        if path not in workflow.overwrite_configfiles
+    ]
+    + list(workflow.overwrite_configfiles),
+)
+if _CONFIG_PROBLEM:
+    print(f"config error: {_CONFIG_PROBLEM}", file=sys.stderr)
+    sys.exit(2)
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Jobs run `python -m simplexgrad`: the interpreter that runs Snakemake comes first on PATH (a conda env
@@ -98,6 +114,29 @@ def experiment_setting(experiment):
     return {spec["option"]: float(setting.removeprefix(spec["prefix"]))} | (
         {"epochs": epochs} if epochs else {}
     )
+
+
+def kernel_option(study, architecture):
+    """CNN-deep's first-layer filter length as the config section `study` (models, invivo, init_study,
+    angle_penalty_study) sets it; CNN-shallow keeps the library's 19 (the authors' in text, code and
+    weights alike)."""
+    if architecture != "cnn_deep":
+        return {}
+    return {"first_layer_kernel_size": config[study]["cnn_deep_first_layer_kernel"]}
+
+
+def training_options(experiment, architecture):
+    """The `simplexgrad train` options of a synthetic model: the recipe, the experiment's studied option,
+    CNN-deep's first-layer kernel of its study and, in the angle-penalty study, the penalty's mode.
+    """
+    study = experiment.partition("/")[0]
+    study = study if study in TRAINING_STUDIES else "models"
+    options = (
+        RECIPE | experiment_setting(experiment) | kernel_option(study, architecture)
+    )
+    if study == "angle_penalty_study":
+        options["angle_penalty_mode"] = config[study]["angle_penalty_mode"]
+    return options
 
 
 EXPERIMENT_FAMILIES = {"synthetic": "synthetic"} | {
@@ -368,6 +407,21 @@ INVIVO_MODEL_FIGURES = {  # figure -> {option of its subcommand: per-ensemble ta
     },
     "appfig10_ensemble_angles": {"histograms": "angle_histogram"},
     "fig4b_invivo_large_angles": {"sequence_angles": "sequence_angles"},
+    "invivo_large_angle_histograms": {"sequence_angles": "sequence_angles"},
+}
+
+
+def synthetic_reference(wildcards):
+    """Fig 4b's dashed lines: the synthetic study's angles.tsv, when it has saliency maps of the
+    wildcards' model type (else none, and the figure says so)."""
+    same_type = (
+        wildcards.architecture in ARCHITECTURES and wildcards.activation in ACTIVATIONS
+    )
+    return [f"{SYNTHETIC}/angles.tsv"] if same_type and "saliency" in METHODS else []
+
+
+INVIVO_FIGURE_REFERENCES = {  # figure -> {option of its subcommand: input function}
+    "fig4b_invivo_large_angles": {"synthetic_angles": synthetic_reference},
 }
 INVIVO_FIGURE_MODEL = {
     key: config["invivo"]["figures"][key] for key in ("architecture", "activation")
@@ -506,6 +560,10 @@ def all_outputs():
             outputs += invivo_outputs()
             if MODISCO["enabled"] and MODISCO["invivo"]:
                 outputs.append(f"{INVIVO}/modisco/motifs.tsv")
+    outputs += [
+        f"{RESULTS}/scorecard.tsv",
+        f"{RESULTS}/scorecard.md",
+    ]  # the paper's claims vs this run
     return outputs
 
 

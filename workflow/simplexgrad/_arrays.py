@@ -7,13 +7,27 @@ import numpy as np
 SEQUENCE_LAYOUT = "(N, L, A) = (sequences, positions, alphabet)"
 
 
-def alphabet_axis(array: np.ndarray, axis: int) -> int:
-    """Normalise ``axis`` for ``array`` and check that it can be an alphabet axis (size >= 2)."""
+def alphabet_axis(array: np.ndarray, axis: int, alphabet_size: int | None = None) -> int:
+    """Normalise ``axis`` for ``array`` and check that it can be an alphabet axis (size >= 2) and, unless
+    ``alphabet_size`` is None, that it has ``alphabet_size`` letters (the message names the axis to pass)."""
     if array.ndim == 0:
         raise ValueError("expected an array with an alphabet axis; got a scalar")
     if not -array.ndim <= axis < array.ndim:
         raise ValueError(f"axis {axis} is out of range for an array of shape {array.shape}")
+    given = axis
     axis %= array.ndim
+    if alphabet_size is not None and array.shape[axis] != alphabet_size:
+        fitting = [index for index, size in enumerate(array.shape) if size == alphabet_size]
+        hint = (
+            f"pass axis={fitting[0]} (the axis of length {alphabet_size})"
+            if len(fitting) == 1
+            else f"pass the axis of the {alphabet_size} letters as axis="
+        )
+        raise ValueError(
+            f"the alphabet axis {given} of shape {array.shape} has {array.shape[axis]} letters, not "
+            f"alphabet_size={alphabet_size}: {hint}, or alphabet_size={array.shape[axis]} for an alphabet "
+            f"of {array.shape[axis]} letters"
+        )
     if array.shape[axis] < 2:
         raise ValueError(
             f"the alphabet axis {axis} of shape {array.shape} has size {array.shape[axis]}; "

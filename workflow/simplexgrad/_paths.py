@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from simplexgrad._arrays import as_sequences, check_one_hot
+from simplexgrad._process import check_stop
 
 __all__ = [
     "ALPHABET_AXIS",
@@ -78,13 +79,33 @@ def check_queries(model, x: np.ndarray, batch_size: int, layout: Layout) -> np.n
     if expected is not None:
         expected = tuple(expected[1:])
         if len(expected) != 2 or any(e is not None and e != got for e, got in zip(expected, given.shape[1:])):
+            swapped = len(expected) == 2 and all(
+                e is None or e == got for e, got in zip(expected, given.shape[:0:-1])
+            )
             raise ValueError(
                 f"x must have shape (N, {expected[0]}, {expected[-1]}) to match the model input "
                 f"{model.input_shape}; got shape {given.shape} for layout={layout!r}"
+                + ("; x looks transposed: swap its last two axes" if swapped else "")
             )
     x = as_sequences(as_layout(given, layout), "x")
-    check_one_hot(x, "x")
+    try:
+        check_one_hot(x, "x")
+    except ValueError:
+        other = "NAL" if layout == "NLA" else "NLA"
+        if given.size and _one_hot_along(given, ALPHABET_AXIS[other]):
+            pattern = f"(N, {given.shape[1]}, L)" if other == "NAL" else f"(N, L, {given.shape[2]})"
+            raise ValueError(f"x looks like {pattern}, shape {given.shape}: pass layout='{other}'") from None
+        raise
     return x
+
+
+def _one_hot_along(x: np.ndarray, axis: int) -> bool:
+    """Whether every position of ``x`` is one-hot (or all zeros) along ``axis``."""
+    if not np.issubdtype(x.dtype, np.number) or x.shape[axis] < 2:
+        return False
+    binary = (x == 0) | (x == 1)
+    sums = np.sum(x, axis=axis)
+    return bool(binary.all() and np.all((sums == 0) | (sums == 1)) and np.any(sums == 1))
 
 
 def baseline_as_nla(baseline, x: np.ndarray, layout: Layout):
@@ -143,6 +164,7 @@ def batched_gradients(gradient: GradientFunction, inputs: np.ndarray, batch_size
             batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
         result[start : start + count] = gradient(batch)[:count]
         bar.update(count)
+        check_stop()  # a stop whose exception a framework swallowed (simplexgrad._process)
     return result
 
 

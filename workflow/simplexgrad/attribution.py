@@ -320,7 +320,9 @@ def method_options(method: str) -> dict[str, inspect.Parameter]:
 
 def _result(raw: np.ndarray, return_corrected: bool, layout: Layout):
     raw = np.ascontiguousarray(as_layout(raw, layout))
-    return (raw, correct(raw, axis=ALPHABET_AXIS[layout])) if return_corrected else raw
+    if not return_corrected:
+        return raw
+    return raw, correct(raw, axis=ALPHABET_AXIS[layout], alphabet_size=None)  # the model's alphabet
 
 
 def attribute_file(
@@ -387,13 +389,23 @@ def attribute_file(
 
 
 def _cli_options() -> dict[str, tuple[object, str]]:
-    """Every method's options for the command line: name → (type, help naming the methods using it)."""
-    options: dict[str, tuple[object, str, list[str]]] = {}
+    """Every method's options for the command line: name → (type, help naming the methods using it and
+    the library's default, per method where the methods differ)."""
+    options: dict[str, tuple[object, str, dict[str, object]]] = {}
     for method, function in METHODS.items():
         hints, helps = typing.get_type_hints(function), parameter_help(function)
-        for name in method_options(method):
-            options.setdefault(name, (hints[name], helps.get(name, ""), []))[2].append(method)
-    return {name: (hint, f"{text} [{', '.join(users)}]") for name, (hint, text, users) in options.items()}
+        for name, parameter in method_options(method).items():
+            options.setdefault(name, (hints[name], helps.get(name, ""), {}))[2][method] = parameter.default
+    described = {}
+    for name, (hint, text, defaults) in options.items():
+        values = set(map(repr, defaults.values()))
+        default = (
+            next(iter(defaults.values()))
+            if len(values) == 1
+            else ", ".join(f"{value} for {method}" for method, value in defaults.items())
+        )
+        described[name] = (hint, f"{text} [{', '.join(defaults)}] (default: {default})")
+    return described
 
 
 attribute_file.extra_options = _cli_options

@@ -14,6 +14,9 @@ import dataclasses
 import importlib
 import inspect
 import logging
+import os
+import re
+import signal
 import sys
 import time
 import types
@@ -22,7 +25,14 @@ from collections.abc import Callable, Sequence
 
 from simplexgrad import __version__
 from simplexgrad._docs import parameter_help
-from simplexgrad._process import Stopped, filtered_native_logs, stop_on_signals
+from simplexgrad._process import (
+    Stopped,
+    check_stop,
+    filtered_native_logs,
+    stop_on_signals,
+    stop_requested,
+    stops_at_safe_points,
+)
 from simplexgrad.download import DownloadError
 
 log = logging.getLogger("simplexgrad")
@@ -46,6 +56,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "correct": ("simplexgrad.maps:correct_file", "correct any attribution file (.npy, .npz, .h5)"),
     "angles": ("simplexgrad.maps:model_angles", "how far any Keras model's saliency leans off the simplex"),
     "modisco": ("simplexgrad.modisco:discover_motifs", "tfmodisco-lite motifs of raw or corrected maps"),
+    "scorecard": ("simplexgrad.scorecard:write_scorecard", "the paper's claims against a run's tables"),
+    "reproduction-record": ("simplexgrad.reproduction:write_record", "docs/reproduction.md from a scorecard"),
     "figure": ("", "draw one figure of the study (PDF and PNG)"),
 }
 USER_ERRORS = (ValueError, LookupError, OSError, DownloadError)
@@ -59,21 +71,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         with filtered_native_logs():
-            function, arguments = _parse(argv)
+            with stops_at_safe_points():  # imports run to their end: one cut short can crash at exit
+                function, arguments = _parse(argv)
             stop_on_signals()  # again: an imported library may have replaced the handlers
             started = time.perf_counter()
             log.info("simplexgrad %s %s", __version__, " ".join(argv))
             function(**arguments)
+            check_stop()  # a stop that library code swallowed still stops
             log.info("done in %.1f s", time.perf_counter() - started)
+    except Stopped as stopped:
+        return _stopped(stopped.signum)
     except USER_ERRORS as error:
+        if stop_requested() is not None:  # an error caused by the stop (say, an interrupted import)
+            return _stopped(stop_requested())
         if debug:
             raise
         log.error("%s", _one_line(error))
         return 2
-    except Stopped as stopped:
-        log.error("stopped by signal %d; partial outputs removed", stopped.signum)
-        return 128 + stopped.signum
+    except BaseException:
+        if stop_requested() is None:
+            raise
+        return _stopped(stop_requested())
     return 0
+
+
+def _stopped(signum: int) -> int:
+    log.error("stopped by signal %d (%s); partial outputs removed", signum, signal.Signals(signum).name)
+    return 128 + signum
 
 
 def _one_line(error: BaseException) -> str:
@@ -101,22 +125,68 @@ def _parse_figure(argv: list[str]) -> tuple[Callable, dict]:
     parser = _parser("simplexgrad figure", COMMANDS["figure"][1])
     names = parser.add_subparsers(dest="name", required=True, metavar="FIGURE")
     for name, function in FIGURES.items():
-        names.add_parser(name, help=_summary(function), add_help=False)
+        names.add_parser(name, help=_escaped(_summary(function)), add_help=False)
     name = parser.parse_known_args(argv[:1] or ["--help"])[0].name
     return _parse_function(f"simplexgrad figure {name}", FIGURES[name], argv[1:])
 
 
 def _parse_function(prog: str, function: Callable, argv: list[str]) -> tuple[Callable, dict]:
-    """``function`` and its keyword arguments from ``argv``, by its signature."""
+    """``function`` and its keyword arguments from ``argv``, by its signature; output locations are
+    checked before anything runs."""
     parser = _parser(prog, _summary(function))
     build = add_function_options(parser, function)
-    return function, build(parser.parse_args(argv))
+    arguments = build(parser.parse_args(argv))
+    check_outputs(function, arguments)
+    return function, arguments
+
+
+def check_outputs(function: Callable, arguments: dict) -> None:
+    """Refuse, before any work, outputs that cannot be written: for each ``out`` / ``out_*`` argument
+    (a folder when its name ends in ``_dir`` or its help says folder), a folder where a file goes (or a
+    file where a folder goes), a parent that is a file or not writable, a suffix other than the one its
+    help names (``(.npz)``; ``out_pdf`` .pdf, ``out_png`` .png), and two outputs at one path."""
+    from simplexgrad.io import check_output_path
+
+    helps = parameter_help(function)
+    seen: dict[str, str] = {}
+    for name, value in arguments.items():
+        if not (name == "out" or name.startswith("out_")) or name == "out_template" or not value:
+            continue
+        if not isinstance(value, str):
+            continue
+        option = "--" + name.replace("_", "-")
+        text = helps.get(name, "")
+        folder = name.endswith("_dir") or re.search(r"\bfolder\b", text, re.I) is not None
+        check_output_path(value, option, folder=folder)
+        named = re.search(r"\((\.[a-z0-9]+)\)", text)
+        suffix = {"out_pdf": ".pdf", "out_png": ".png"}.get(name, named[1] if named else None)
+        given = os.path.splitext(value)[1].lower()
+        if not folder and suffix and given != suffix and {given, suffix} != {".h5", ".hdf5"}:
+            raise ValueError(f"{option} {value}: writes a {suffix} file; name it with the suffix {suffix}")
+        where = os.path.abspath(value)
+        if where in seen:
+            raise ValueError(f"{option} {value}: is also {seen[where]}")
+        seen[where] = option
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already states it (registry options, whose
+    defaults are the library's and differ between methods)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        return help_text if "(default:" in help_text else super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2), as user errors are."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = _Parser(prog=prog, description=description, formatter_class=_Formatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
     return parser
 
@@ -128,6 +198,11 @@ def _load(target: str) -> Callable:
 
 def _summary(function: Callable) -> str:
     return inspect.getdoc(function).split("\n\n")[0].replace("\n", " ")
+
+
+def _escaped(text: str) -> str:
+    """``text`` for an argparse help string, which is %-formatted (``%`` in a summary would break it)."""
+    return text.replace("%", "%%")
 
 
 def add_function_options(parser: argparse.ArgumentParser, function: Callable) -> Callable:
@@ -178,7 +253,7 @@ def _add_option(parser, name: str, hint, default, help_text: str | None, require
     hint, optional = _strip_none(hint)
     options: dict = {
         "default": argparse.SUPPRESS if required else default,  # no "(default: None)" for those
-        "help": help_text or " ",
+        "help": _escaped(help_text or " "),
         "required": required,
     }
     origin = typing.get_origin(hint)
@@ -189,12 +264,36 @@ def _add_option(parser, name: str, hint, default, help_text: str | None, require
         item = (typing.get_args(hint) or (str,))[0]
         options["nargs"] = "*" if optional or (default is not None and not required) else "+"
         hint, origin = item, typing.get_origin(item)
+        if hint is int:  # ranges too: --seeds 0-49 is 0, 1, ..., 49
+            options.update(type=_int_or_range, action=_Flattened, metavar=name.rstrip("_").upper())
+            options["help"] += " Ranges count as their numbers: 0-49 is 0 to 49."
+            parser.add_argument(flag, dest=name, **options)
+            return
     if origin is typing.Literal:
         choices = typing.get_args(hint)
         options.update(choices=choices, type=type(choices[0]))
     else:
         options.update(type=hint if hint in (int, float, str) else str, metavar=name.rstrip("_").upper())
     parser.add_argument(flag, dest=name, **options)
+
+
+def _int_or_range(text: str) -> list[int]:
+    """``'7'`` → [7]; ``'0-49'`` → [0, ..., 49] (both ends included); ``'-3'`` → [-3]."""
+    match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer or a range such as 0-49")
+    first = int(match[1])
+    last = first if match[2] is None else int(match[2])
+    if last < first:
+        raise argparse.ArgumentTypeError(f"range {text!r} ends before it starts")
+    return list(range(first, last + 1))
+
+
+class _Flattened(argparse.Action):
+    """Stores the integers of all values (each a list from :func:`_int_or_range`) as one list."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, [number for value in values for number in value])
 
 
 def _strip_none(hint) -> tuple[object, bool]:

@@ -20,13 +20,14 @@ __all__ = [
     "simplex_angle",
     "large_angle_fraction",
     "angle_statistics",
+    "check_thresholds",
     "simplex_angle_ops",
 ]
 
 ANGLE_THRESHOLDS = (30.0, 45.0, 60.0)
 
 
-def correct(grads: np.ndarray, axis: int = -1) -> np.ndarray:
+def correct(grads: np.ndarray, axis: int = -1, alphabet_size: int | None = 4) -> np.ndarray:
     """Remove the gradient component along the simplex normal.
 
     Parameters
@@ -34,7 +35,10 @@ def correct(grads: np.ndarray, axis: int = -1) -> np.ndarray:
     grads : numpy.ndarray
         Gradients of any shape, e.g. ``(N, L, A)``; ``axis`` indexes the alphabet.
     axis : int
-        The alphabet axis (size ``A >= 2``).
+        The alphabet axis (size ``A >= 2``); ``axis=1`` for ``(N, A, L)`` maps.
+    alphabet_size : int or None
+        Letters the alphabet axis must have: 4 for DNA (the default), 20 for protein; None accepts any
+        size >= 2. Guards against ``(N, A, L)`` maps passed without ``axis=1``.
 
     Returns
     -------
@@ -42,11 +46,13 @@ def correct(grads: np.ndarray, axis: int = -1) -> np.ndarray:
         Same shape as ``grads``: ``g - mean_a(g)``, which sums to zero over ``axis``.
     """
     grads = np.asarray(grads)
-    axis = alphabet_axis(grads, axis)
+    axis = alphabet_axis(grads, axis, alphabet_size)
     return grads - grads.mean(axis=axis, keepdims=True)
 
 
-def simplex_angle(grads: np.ndarray, axis: int = -1, zero: float = 0.0) -> np.ndarray:
+def simplex_angle(
+    grads: np.ndarray, axis: int = -1, zero: float = 0.0, alphabet_size: int | None = 4
+) -> np.ndarray:
     """Signed angle, in degrees, between each position's gradient and the simplex plane.
 
     ``sin(theta) = (g . n) / |g|`` with ``n = (1, ..., 1) / sqrt(A)``. It is computed as
@@ -62,6 +68,8 @@ def simplex_angle(grads: np.ndarray, axis: int = -1, zero: float = 0.0) -> np.nd
     zero : float
         The value given where the gradient is exactly zero and has no direction: 0 by default; pass
         ``numpy.nan`` to leave those positions out of densities and spreads (max-pooling makes many).
+    alphabet_size : int or None
+        Letters the alphabet axis must have (4 for DNA, 20 for protein; None: any size >= 2).
 
     Returns
     -------
@@ -72,10 +80,10 @@ def simplex_angle(grads: np.ndarray, axis: int = -1, zero: float = 0.0) -> np.nd
     grads = np.asarray(grads)
     if not np.issubdtype(grads.dtype, np.floating):
         grads = grads.astype(np.float64)
-    axis = alphabet_axis(grads, axis)
+    axis = alphabet_axis(grads, axis, alphabet_size)
     size = grads.shape[axis]
     normal_component = grads.sum(axis=axis) / np.sqrt(size)
-    in_plane_norm = np.linalg.norm(correct(grads, axis=axis), axis=axis)
+    in_plane_norm = np.linalg.norm(correct(grads, axis=axis, alphabet_size=None), axis=axis)
     angles = np.degrees(np.arctan2(normal_component, in_plane_norm))
     if zero != 0:
         angles = np.where(np.any(grads != 0, axis=axis), angles, np.asarray(zero, dtype=angles.dtype))
@@ -100,19 +108,29 @@ def large_angle_fraction(angles: np.ndarray, thresholds: Sequence[float] = (30.0
     angles = np.asarray(angles)
     if angles.ndim != 2:
         raise ValueError(f"angles must have shape (N, L) (sequences x positions); got shape {angles.shape}")
-    limits = np.abs(np.asarray(thresholds, dtype=np.float64)).reshape(-1)
-    if limits.size == 0:
-        raise ValueError("thresholds must name at least one angle")
-    if not np.all(limits <= 90):  # also refuses NaN
-        raise ValueError(f"thresholds must be angles in [-90, 90] degrees; got {list(thresholds)}")
+    limits = check_thresholds(thresholds)
     if angles.shape[1] == 0:
         raise ValueError("angles must have at least one position per sequence (L >= 1)")
     exceeds = np.abs(angles)[:, :, None] > limits[None, None, :]
     return exceeds.mean(axis=1) * 100.0
 
 
+def check_thresholds(thresholds: Sequence[float]) -> np.ndarray:
+    """``|thresholds|`` as a float64 array after checking they are angles: at least one, each in
+    [-90, 90] degrees (NaN refused); raises a ``ValueError`` otherwise."""
+    limits = np.abs(np.asarray(thresholds, dtype=np.float64)).reshape(-1)
+    if limits.size == 0:
+        raise ValueError("thresholds must name at least one angle")
+    if not np.all(limits <= 90):  # also refuses NaN
+        raise ValueError(f"thresholds must be angles in [-90, 90] degrees; got {list(thresholds)}")
+    return limits
+
+
 def angle_statistics(
-    grads: np.ndarray, thresholds: Sequence[float] = ANGLE_THRESHOLDS, axis: int = -1
+    grads: np.ndarray,
+    thresholds: Sequence[float] = ANGLE_THRESHOLDS,
+    axis: int = -1,
+    alphabet_size: int | None = 4,
 ) -> dict[str, np.ndarray]:
     """Per-sequence summary of how far a map leans off the simplex.
 
@@ -124,6 +142,8 @@ def angle_statistics(
         Angles (degrees) for the large-angle percentages.
     axis : int
         The alphabet axis.
+    alphabet_size : int or None
+        Letters the alphabet axis must have (4 for DNA, 20 for protein; None: any size >= 2).
 
     Returns
     -------
@@ -136,12 +156,14 @@ def angle_statistics(
     grads = np.asarray(grads, dtype=np.float64)
     if grads.ndim != 3:
         raise ValueError(f"maps must have shape (N, L, A); got shape {grads.shape}")
-    angles = simplex_angle(grads, axis=axis, zero=np.nan)
+    if grads.shape[0] == 0 or grads.shape[1] == 0:
+        raise ValueError(f"maps must hold at least one sequence of at least one position; got {grads.shape}")
+    angles = simplex_angle(grads, axis=axis, zero=np.nan, alphabet_size=alphabet_size)
     nonzero = ~np.isnan(angles)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_abs = np.where(nonzero, np.abs(angles), 0.0).sum(axis=1) / nonzero.sum(axis=1)
         total = np.square(grads).sum(axis=(1, 2))
-        removed = total - np.square(correct(grads, axis=axis)).sum(axis=(1, 2))
+        removed = total - np.square(correct(grads, axis=axis, alphabet_size=None)).sum(axis=(1, 2))
         removed_fraction = np.where(total > 0, removed / np.where(total > 0, total, 1.0), np.nan)
     statistics = {"mean_abs_angle": mean_abs}
     fractions = large_angle_fraction(np.nan_to_num(angles, nan=0.0), thresholds)

@@ -60,12 +60,12 @@ def fig3a_patch(
     sequence: int = 0,
     width: int = 60,
 ) -> None:
-    """Fig 3a (App. Fig 6): a patch of one positive test sequence, raw and corrected saliency, angles.
+    """Fig 3a (App. Fig 6): a patch of one positive test sequence, raw and corrected maps, angles.
 
     Parameters
     ----------
     attributions : str
-        Saliency attribution file (.npz) of one model.
+        Attribution file (.npz) of one model (saliency in the paper); its recorded method labels the maps.
     data : str
         The synthetic dataset (.h5) with ground truth.
     architecture, activation : str
@@ -93,6 +93,7 @@ def fig3a_patch(
         start,
         width,
         f"{plots.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
+        method=str(maps["params"].get("method", "saliency")),
     )
     plots.save_figure(figure, out_pdf, out_png)
 
@@ -166,8 +167,14 @@ def fig4a_large_angles(angles: str, out_pdf: str, out_png: str, method: str = "s
     plots.save_figure(plots.fig4a_large_angles(_read(angles), method), out_pdf, out_png)
 
 
-def modisco_recovery(motifs: str, out_pdf: str, out_png: str) -> None:
-    """Motif discovery on raw vs corrected maps: planted motifs recovered and patterns found, per model.
+def modisco_recovery(motifs: str, out_pdf: str, out_png: str, similarity_threshold: float = 0.8) -> None:
+    """Motif discovery, raw vs corrected maps: planted motifs recovered (PPM-PWM r, TOMTOM), false hits.
+
+    Per model, mean over seeds: a planted motif is recovered when some pattern's information-trimmed PPM
+    correlates with its PWM at r >= ``similarity_threshold`` (best offset, at least 6 aligned positions,
+    either strand), or, in the second panel, when it is among some pattern's significant TOMTOM matches
+    (q < 0.05, any rank); then the patterns found, and those that match nothing planted by either
+    definition. A run in which modisco found no pattern shows zeros.
 
     Parameters
     ----------
@@ -175,8 +182,10 @@ def modisco_recovery(motifs: str, out_pdf: str, out_png: str) -> None:
         The synthetic study's modisco/motifs.tsv (one row per pattern).
     out_pdf, out_png : str
         Figure files to write.
+    similarity_threshold : float
+        Pearson r between a pattern's PPM and a planted PWM that counts the motif as recovered.
     """
-    plots.save_figure(plots.modisco_recovery(_read(motifs)), out_pdf, out_png)
+    plots.save_figure(plots.modisco_recovery(_read(motifs), similarity_threshold), out_pdf, out_png)
 
 
 def fig3b_invivo_patch(
@@ -275,9 +284,50 @@ def appfig10_ensemble_angles(
 
 
 def fig4b_invivo_large_angles(
+    sequence_angles: list[str],
+    architecture: str,
+    activation: str,
+    out_pdf: str,
+    out_png: str,
+    synthetic_angles: str | None = None,
+) -> None:
+    """Fig 4b (App. Fig 13): per TF and threshold the mean % of positions with large angles, and the
+    synthetic study's means for the same model type (dashed).
+
+    Parameters
+    ----------
+    sequence_angles : list of str
+        sequence_angles.tsv of each TF's ensemble of one model type.
+    architecture, activation : str
+        The model type, for the title and the synthetic study's rows.
+    out_pdf, out_png : str
+        Figure files to write.
+    synthetic_angles : str or None
+        The synthetic study's angles.tsv; its saliency rows of the model type give the dashed lines.
+    """
+    table = _read_all(sequence_angles)
+    synthetic = None
+    if synthetic_angles:
+        reference = _read(synthetic_angles)
+        columns = [column for column in table.columns if column.startswith("percent_above_")]
+        missing = sorted(set(columns) - set(reference.columns))
+        if missing:
+            raise ValueError(f"{synthetic_angles}: no column {missing[0]} (the in vivo tables have it)")
+        rows = reference[
+            (reference["architecture"] == architecture)
+            & (reference["activation"] == activation)
+            & (reference["method"] == "saliency")
+        ]
+        synthetic = rows[columns].mean() if len(rows) else None
+    title = plots.model_label(architecture, activation)
+    figure = plots_invivo.fig4b_invivo_large_angles(table, synthetic, title)
+    plots.save_figure(figure, out_pdf, out_png)
+
+
+def invivo_large_angle_histograms(
     sequence_angles: list[str], architecture: str, activation: str, out_pdf: str, out_png: str
 ) -> None:
-    """Fig 4b (App. Fig 13): per-sequence % of positions with large angles, per TF, members pooled.
+    """Per TF, histograms of the per-sequence % of positions with large angles, members pooled (ours).
 
     Parameters
     ----------
@@ -289,7 +339,7 @@ def fig4b_invivo_large_angles(
         Figure files to write.
     """
     title = plots.model_label(architecture, activation)
-    figure = plots_invivo.fig4b_invivo_large_angles(_read_all(sequence_angles), title)
+    figure = plots_invivo.invivo_large_angle_histograms(_read_all(sequence_angles), title)
     plots.save_figure(figure, out_pdf, out_png)
 
 
@@ -340,6 +390,7 @@ FIGURES: dict[str, Callable[..., None]] = {
         fig3e_ensemble_difference,
         appfig10_ensemble_angles,
         fig4b_invivo_large_angles,
+        invivo_large_angle_histograms,
         fig4c_init_study,
         appfig14_init_study,
         fig4d_angle_penalty,

@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ __all__ = [
     "select_rows",
     "write_dataset_file",
     "load_split",
+    "read_dataset",
+    "check_output_path",
     "save_attributions",
     "load_attributions",
 ]
@@ -62,9 +65,19 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(temporary_path, 0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual mode
     try:
         yield temporary_path
+        # A writer that appends its own suffix (numpy's save/savez given a path) leaves the temporary
+        # file empty and the data beside it: never rename that into place as if it were the output.
+        strays = sorted(destination.parent.glob(f"{glob_escape(temporary_path.name)}?*"))
+        if strays:
+            raise RuntimeError(
+                f"{destination}: the writer wrote {strays[0].name} instead of the temporary file; "
+                "pass writers an open file object"
+            )
         os.replace(temporary_path, destination)
     except BaseException:
         temporary_path.unlink(missing_ok=True)
+        for stray in destination.parent.glob(f"{glob_escape(temporary_path.name)}?*"):
+            stray.unlink(missing_ok=True)
         raise
     log.info("wrote %s", destination)
 
@@ -157,11 +170,11 @@ def load_split(path: str | os.PathLike, split: str, alphabet_size: int = 4) -> S
         for key in (f"x_{split}", f"y_{split}"):
             if key not in handle:
                 raise ValueError(f"{path}: dataset file has no {key!r} (keys: {sorted(handle)})")
-        x = as_sequences(handle[f"x_{split}"][()], f"{path}:x_{split}", alphabet_size)
-        y = np.asarray(handle[f"y_{split}"][()], dtype=np.float32)
+        x = as_sequences(read_dataset(handle, f"x_{split}", path), f"{path}:x_{split}", alphabet_size)
+        y = np.asarray(read_dataset(handle, f"y_{split}", path), dtype=np.float32)
         model_key = f"model_{split}"
         ground_truth_probs = (
-            as_sequences(handle[model_key][()], f"{path}:{model_key}", alphabet_size)
+            as_sequences(read_dataset(handle, model_key, path), f"{path}:{model_key}", alphabet_size)
             if model_key in handle
             else None
         )
@@ -186,6 +199,58 @@ def open_hdf5(path: str | os.PathLike, mode: str = "r") -> h5py.File:
         return h5py.File(path, mode)
     except OSError as error:
         raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+
+
+def read_dataset(handle: h5py.File, key: str, path: str | os.PathLike) -> np.ndarray:
+    """The whole dataset ``key`` of an open HDF5 file; a damaged chunk (a corrupt gzip block, a
+    truncated file) is a ``ValueError`` naming the file and the dataset."""
+    try:
+        return handle[key][()]
+    except (OSError, RuntimeError, KeyError) as error:
+        raise ValueError(f"{path}:{key}: unreadable data ({_first_line(error)})") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def check_output_path(path: str | os.PathLike, option: str, folder: bool = False) -> None:
+    """Refuse, before any work, an output location that cannot be written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (or, with ``folder=True``, the folder) a command will write.
+    option : str
+        How the user named it (``--out``), for the message.
+    folder : bool
+        Whether ``path`` is a folder.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is a folder where a file is expected (or a file where a folder is), when one of its
+        parents is a file, or when the nearest existing parent folder is not writable.
+    """
+    target = Path(path)
+    if str(path) == "":
+        raise ValueError(f"{option}: empty path")
+    if target.exists() and target.is_dir() != folder:
+        kind = "a file, not a folder" if folder else "a folder; name a file"
+        raise ValueError(f"{option} {path}: is {kind}")
+    parent = target if folder and target.exists() else target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: folder {parent} is not writable (Permission denied)")
+    try:  # root passes os.access everywhere; a file system may still refuse (read-only, /proc)
+        handle, probe = tempfile.mkstemp(prefix=".simplexgrad-probe.", dir=parent)
+    except OSError as error:
+        raise ValueError(f"{option} {path}: cannot write in {parent} ({error.strerror})") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def select_rows(
@@ -256,8 +321,8 @@ def load_attributions(path: str | os.PathLike) -> dict:
     try:
         with np.load(path) as archive:
             contents = {key: archive[key] for key in archive.files}
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
-        raise ValueError(f"{path}: not a complete .npz attribution file ({error})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, zlib.error) as error:
+        raise ValueError(f"{path}: not a complete .npz attribution file ({_first_line(error)})") from None
     missing = [key for key in ATTRIBUTION_KEYS if key not in contents]
     if missing:
         raise ValueError(f"{path}: attribution file lacks {missing} (has {sorted(contents)})")

@@ -8,10 +8,12 @@ project) and ``NAL`` is ``(N, A, L)`` (PyTorch, tangermeme, tfmodisco-lite).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -20,8 +22,14 @@ import numpy as np
 import pandas as pd
 
 from simplexgrad._arrays import check_finite, check_one_hot
-from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, correct, simplex_angle
-from simplexgrad.io import atomic_output, open_hdf5
+from simplexgrad.correction import (
+    ANGLE_THRESHOLDS,
+    angle_statistics,
+    check_thresholds,
+    correct,
+    simplex_angle,
+)
+from simplexgrad.io import atomic_output, check_output_path, open_hdf5, read_dataset
 
 __all__ = ["Layout", "read_array", "write_array_like", "to_nla", "correct_file", "model_angles"]
 
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Layout = Literal["NLA", "NAL"]
 _ALPHABET_AXIS = {"NLA": 2, "NAL": 1}
+HDF5_SUFFIXES = (".h5", ".hdf5")
 
 
 def read_array(path: str | os.PathLike, key: str | None = None) -> tuple[np.ndarray, str]:
@@ -44,25 +53,43 @@ def read_array(path: str | os.PathLike, key: str | None = None) -> tuple[np.ndar
     if suffix == ".npy":
         try:
             return np.load(path, allow_pickle=False), ""
-        except ValueError as error:
-            raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+        except (ValueError, EOFError, OSError) as error:
+            raise ValueError(f"{path}: not a readable .npy file ({_reason(error)})") from None
     if suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise ValueError(f"{path}: not a readable .npz file ({_reason(error)})") from None
         key = _choose_key(path, list(arrays), key)
         return arrays[key], key
-    if suffix in (".h5", ".hdf5"):
+    if suffix in HDF5_SUFFIXES:
         with open_hdf5(path) as handle:
             datasets: list[str] = []
             handle.visititems(
                 lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None
-            )  # noqa: E501
+            )
             key = _choose_key(path, datasets, key)
-            return handle[key][()], key
+            return read_dataset(handle, key, path), key
     raise ValueError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .h5 or .hdf5")
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def check_same_format(source: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Refuse an output whose suffix names another format than ``source``'s (``.h5`` and ``.hdf5`` are
+    one format): :func:`write_array_like` writes the input's format, and a name that says otherwise
+    would mislead every later reader."""
+    given, wanted = Path(out).suffix.lower(), Path(source).suffix.lower()
+    if (given in HDF5_SUFFIXES and wanted in HDF5_SUFFIXES) or given == wanted:
+        return
+    expected = "an .h5 or .hdf5" if wanted in HDF5_SUFFIXES else f"a {wanted}"
+    raise ValueError(
+        f"--out {out}: {expected} file is written, like --in {Path(source).name}; "
+        f"name it so, and convert it afterwards if you need {given or 'no suffix'}"
+    )
 
 
 def _choose_key(path: Path, keys: list[str], key: str | None) -> str:
@@ -78,14 +105,17 @@ def _choose_key(path: Path, keys: list[str], key: str | None) -> str:
 def write_array_like(source: str | os.PathLike, out: str | os.PathLike, key: str, array: np.ndarray) -> None:
     """Write ``out`` in the format of ``source`` with ``array`` in place of ``source``'s array ``key``;
     the other arrays of an ``.npz`` or HDF5 file are copied unchanged. Atomic."""
+    check_same_format(source, out)
     suffix = Path(source).suffix.lower()
     with atomic_output(out) as temporary:
         if suffix == ".npy":
-            np.save(temporary, array)
+            with open(temporary, "wb") as handle:  # a path without .npy would get one appended
+                np.save(handle, array)
         elif suffix == ".npz":
             with np.load(source, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
-            np.savez(temporary, **{**arrays, key: array})
+            with open(temporary, "wb") as handle:
+                np.savez(handle, **{**arrays, key: array})
         else:
             shutil.copyfile(source, temporary)
             with h5py.File(temporary, "r+") as handle:
@@ -103,10 +133,18 @@ def to_nla(array: np.ndarray, layout: Layout, name: str, alphabet_size: int = 4)
     if array.ndim != 3:
         raise ValueError(f"{name} must be 3-D ({layout}); got shape {array.shape}")
     if array.shape[_ALPHABET_AXIS[layout]] != alphabet_size:
+        other = "NAL" if layout == "NLA" else "NLA"
+        hint = (
+            f"it looks like {other}: pass --layout {other} (layout='{other}')"
+            if array.shape[_ALPHABET_AXIS[other]] == alphabet_size
+            else f"is --alphabet-size {alphabet_size} right?"
+        )
         raise ValueError(
             f"{name} has shape {array.shape}: its alphabet axis ({layout}, axis {_ALPHABET_AXIS[layout]}) "
-            f"should have {alphabet_size} letters; is the layout right (--layout NLA or NAL)?"
+            f"should have {alphabet_size} letters; {hint}"
         )
+    if array.shape[0] == 0 or array.shape[1 + (layout == "NAL")] == 0:
+        raise ValueError(f"{name} holds no maps (shape {array.shape}): nothing to correct")
     if not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"{name} is not numeric (dtype {array.dtype})")
     check_finite(array, name)
@@ -131,7 +169,7 @@ def correct_file(
     in_ : str
         Attribution maps (.npy, .npz or .h5) of gradients or averaged gradients.
     out : str
-        File to write, in the input's format and layout.
+        File to write, in the input's format (same suffix: .npy, .npz, .h5/.hdf5) and layout.
     key : str or None
         Array of an .npz (default: the only one) or dataset path of an .h5 file.
     layout : {'NLA', 'NAL'}
@@ -153,6 +191,16 @@ def correct_file(
         The per-sequence statistics: mean |θ|, % of positions above each threshold, % with a zero
         gradient, and the share of each map's squared norm that the correction removed.
     """
+    if alphabet_size < 2:
+        raise ValueError(f"--alphabet-size must be >= 2; got {alphabet_size}")
+    statistics_thresholds = list(thresholds or ANGLE_THRESHOLDS)
+    check_thresholds(statistics_thresholds)
+    check_same_format(in_, out)
+    check_output_path(out, "--out")
+    if report is not None:
+        check_output_path(report, "--report")
+        if Path(report).resolve() == Path(out).resolve():
+            raise ValueError(f"--report {report}: is also --out")
     maps, key = read_array(in_, key)
     view = to_nla(maps, layout, f"{in_}:{key}" if key else str(in_), alphabet_size)
     if one_hot is not None:
@@ -164,17 +212,23 @@ def correct_file(
             )
         check_one_hot(to_nla(sequences, layout, str(one_hot), alphabet_size), str(one_hot))
     dtype = maps.dtype if np.issubdtype(maps.dtype, np.floating) else np.float32
-    corrected = correct(view.astype(dtype, copy=False), axis=-1)
-    write_array_like(in_, out, key, corrected if layout == "NLA" else np.swapaxes(corrected, 1, 2))
+    corrected = correct(view.astype(dtype, copy=False), axis=-1, alphabet_size=alphabet_size)
+    # Everything that can fail on the input is done before the first file is written.
     table = pd.DataFrame(
-        {"sequence": np.arange(len(view)), **angle_statistics(view, thresholds or ANGLE_THRESHOLDS)}
+        {
+            "sequence": np.arange(len(view)),
+            **angle_statistics(view, statistics_thresholds, alphabet_size=alphabet_size),
+        }
     )
     summary = table.drop(columns="sequence").mean()
     log.info("%d maps: %s", len(table), ", ".join(f"{name} {value:.3g}" for name, value in summary.items()))
-    if report is not None:
-        from simplexgrad.evaluation import write_table
-
-        write_table(table, report)
+    with contextlib.ExitStack() as outputs:
+        # The report's temporary file exists before the maps are written and is renamed after them:
+        # a report that cannot be written leaves no corrected maps behind.
+        report_file = outputs.enter_context(atomic_output(report)) if report is not None else None
+        write_array_like(in_, out, key, corrected if layout == "NLA" else np.swapaxes(corrected, 1, 2))
+        if report_file is not None:
+            table.to_csv(report_file, sep="\t", index=False, float_format="%.6g")  # as write_table
     return table
 
 
@@ -224,7 +278,8 @@ def model_angles(
     from simplexgrad.backend import load_model
     from simplexgrad.evaluation import write_table
 
-    if key is None and Path(data).suffix.lower() in (".h5", ".hdf5"):
+    check_thresholds(thresholds or ANGLE_THRESHOLDS)
+    if key is None and Path(data).suffix.lower() in HDF5_SUFFIXES:
         key = "x_test"
     sequences, key = read_array(data, key)
     x = np.ascontiguousarray(to_nla(sequences, layout, f"{data}:{key}" if key else data), dtype=np.float32)

@@ -21,6 +21,7 @@ include: "workflow/rules/attribute.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/invivo.smk"
 include: "workflow/rules/modisco.smk"
+include: "workflow/rules/scorecard.smk"
 
 
 rule all:

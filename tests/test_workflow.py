@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import REPO, SNAKEMAKE, merged, repository_copy, run_snakemake, write_config
+from workflow_helpers import (
+    REPO,
+    SNAKEMAKE,
+    assert_only_overrides,
+    merged,
+    repository_copy,
+    run_snakemake,
+    write_config,
+)
 
 TINY = {
     "synthetic": {"num_seqs": 600, "seed": 1},
@@ -217,18 +225,7 @@ def test_no_rule_sets_memory_or_run_time():
 
 
 def test_quick_config_only_overrides():
-    full = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    quick = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
-
-    def differs(override, base, where=""):
-        for key, value in override.items():
-            assert key in base, f"{where}{key} is not a key of config.yaml"
-            if isinstance(value, dict):
-                differs(value, base[key], f"{where}{key}.")
-            else:
-                assert value != base[key], f"{where}{key} repeats config.yaml's value"
-
-    differs(quick, full)
+    assert_only_overrides("quick.yaml")
 
 
 def planned_jobs(folder, *configs):
@@ -258,6 +255,7 @@ def test_full_configuration_plans_the_whole_study(tmp_path):
     assert counts["train_invivo"] == counts["attribute_invivo"] == 2000
     assert counts["ensemble_invivo"] == 40 and counts["fig3b_invivo_patch"] == 10
     assert counts["fig3e_ensemble_difference"] == counts["fig4b_invivo_large_angles"] == 4
+    assert counts["invivo_large_angle_histograms"] == 4
     assert counts["modisco_synthetic"] == 2 * 2 and counts["modisco_invivo"] == 10 * 2
 
 
@@ -270,6 +268,39 @@ def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     assert counts["train_init_study_group"] == 10 * 4 and counts["train_angle_penalty_study_group"] == 9 * 4
     assert counts["train_invivo_group"] == 10 * 4 * 10  # per TF, model type and first-layer width
     assert counts["attribute_synthetic"] == 800 + 400 + 720
+
+
+@pytest.mark.parametrize("engine", ["single", "ensemble"])
+def test_each_studys_kernel_and_the_penalty_mode_reach_the_training_commands(tmp_path, engine):
+    # A dry run (about 5 s): CNN-deep's first-layer kernel of each study goes to that study's CNN-deep jobs
+    # only (CNN-shallow keeps the library's 19), the penalty's mode to the penalty study's jobs only.
+    small = {"architectures": ["cnn_shallow", "cnn_deep"], "activations": ["relu"], "num_seeds": 1}
+    config = write_config(tmp_path, {
+        "training": {"engine": engine},
+        "models": {"architectures": ["cnn_shallow", "cnn_deep"], "cnn_deep_first_layer_kernel": 11},
+        "init_study": {**small, "enabled": True, "stddevs": [0.1], "cnn_deep_first_layer_kernel": 13},
+        "angle_penalty_study": {**small, "enabled": True, "strengths": [1e-3],
+                                "cnn_deep_first_layer_kernel": 15, "angle_penalty_mode": "inference"},
+        "encode": {"enabled": True, "tfs": ["CTCF"]},
+        "invivo": {"enabled": True, "architectures": ["cnn_shallow", "cnn_deep"], "activations": ["relu"],
+                   "first_layer_filters": [12], "repeats": 1, "cnn_deep_first_layer_kernel": 17},
+        "modisco": {"enabled": False},
+    })  # fmt: skip
+    result = run_snakemake(tmp_path, config, "-n", "-p", "--cores", "1", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    training = re.compile(r"simplexgrad train(-ensemble)? ")
+    commands = [line for line in result.stdout.splitlines() if training.search(line)]
+    expected = {"synthetic/": "11", "init_study/": "13", "angle_penalty_study/": "15", "invivo/": "17"}
+    seen = set()
+    for command in commands:
+        (study,) = [name for name in expected if f"results/{name}" in command.split("--out")[1]]
+        kernel = re.findall(r"--first-layer-kernel-size (\d+)", command)
+        assert kernel == ([] if "--architecture cnn_shallow" in command else [expected[study]]), command
+        assert re.findall(r"--angle-penalty-mode (\w+)", command) == (
+            ["inference"] if study == "angle_penalty_study/" else []
+        ), command
+        seen.add((study, "--architecture cnn_deep" in command))
+    assert seen == {(study, deep) for study in expected for deep in (False, True)}
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,24 @@ def merged(base: dict, override: dict) -> dict:
     return result
 
 
+def assert_only_overrides(name: str) -> dict:
+    """Check that ``config/<name>`` holds only keys of config/config.yaml, each with another value, and
+    return it."""
+    full = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    override = yaml.safe_load((REPO / "config" / name).read_text())
+
+    def differs(override, base, where=""):
+        for key, value in override.items():
+            assert key in base, f"{where}{key} is not a key of config.yaml"
+            if isinstance(value, dict):
+                differs(value, base[key], f"{where}{key}.")
+            else:
+                assert value != base[key], f"{where}{key} repeats config.yaml's value"
+
+    differs(override, full)
+    return override
+
+
 def write_config(folder: Path, override: dict) -> Path:
     base = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
     path = folder / "config.yaml"

@@ -1,19 +1,13 @@
 # The paper's claims (resources/paper_claims.tsv) against this run: one verdict per claim. The claims of a
 # study that this configuration leaves out are scored "not run at this configuration", never dropped.
+# Its params depend on the configuration only, not on how Snakemake was called (e.g. which --configfile
+# names were given), so another invocation of the same study plans no rerun.
 
 SCORECARD_CLAIMS = workflow_file("resources/paper_claims.tsv")
 # The GPU epoch-time claim is scored only when the models trained on a GPU: the ensemble engine with a GPU
 # that JAX sees (resolve_engine imports JAX only for the ensemble engine).
 SCORECARD_ACCELERATOR = (
     "gpu" if ENGINE == "ensemble" and resolve_engine("auto") == "ensemble" else "cpu"
-)
-SCORECARD_TITLE = " + ".join(
-    ["config.yaml"]
-    + [
-        os.path.basename(path)
-        for path in workflow.configfiles
-        if os.path.basename(path) != "config.yaml"
-    ]
 )
 
 
@@ -77,8 +71,7 @@ rule scorecard:
     params:
         tables=scorecard_options,
         accelerator=SCORECARD_ACCELERATOR,
-        title=SCORECARD_TITLE,
     shell:
         "python -m simplexgrad scorecard --claims {input.claims:q} {params.tables} "
-        "--accelerator {params.accelerator} --title {params.title:q} "
+        "--accelerator {params.accelerator} "
         "--out {output.tsv:q} --out-markdown {output.md:q} > {log:q} 2>&1"

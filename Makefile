@@ -3,7 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+# One install stamp per extra set: `make run` installs what the quick study needs, `make test` the test
+# extra (every extra, the test tools and the pinned torch); after `make run`, `make test` adds the rest.
+EXTRAS_run := workflow,keras,modisco
+EXTRAS_test := test
+STAMP = $(VENV)/.installed-$(1)
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -12,15 +16,19 @@ export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 QUICK_CONFIG ?= config/quick.yaml
 
-.PHONY: setup test test-stress lint run report benchmark clean-venv bedtools
+.PHONY: setup setup-run test test-stress lint run report benchmark clean-venv bedtools docs
 
-setup: $(INSTALLED) bedtools
+.PRECIOUS: $(VENV)/.installed-%
 
-$(INSTALLED): pyproject.toml
+setup: $(call STAMP,test) bedtools
+
+setup-run: $(call STAMP,run) bedtools
+
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
-	$(BIN)/python -m pip install --quiet -e '.[test]' 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
-	touch $@
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS_$*)]' 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	touch $@ $(if $(filter test,$*),$(call STAMP,run))
 
 # BEDTools is a system program: install it with apt when we may, otherwise say how.
 bedtools:
@@ -44,10 +52,15 @@ test-stress: setup
 	SIMPLEXGRAD_STOP_TRIES=20 $(BIN)/python -m pytest tests/test_signals.py
 
 # The quick study end to end, then the HTML report.
-run: setup
+run: setup-run
 	$(BIN)/snakemake --cores $(CORES) --configfile $(QUICK_CONFIG)
 	$(BIN)/snakemake --cores 1 --configfile $(QUICK_CONFIG) --report results/report.html
 	@echo "figures: results/synthetic/figures/   tables: results/synthetic/{metrics,angles,summary}.tsv   report: results/report.html"
+
+# The documentation site, from the library's docstrings: docs/_build/html/index.html.
+docs: setup
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
 
 benchmark: setup
 	$(BIN)/python benchmarks/attribution_throughput.py

@@ -48,6 +48,9 @@ RUN_ELSEWHERE = {
     "make test": "CI's entry point (.ci/run); running it here would recurse",
     "make benchmark": "benchmarks are run by hand; performance is never a timed test",
     "bash benchmarks/gpu_ensemble.sh": "needs a GPU machine (see the script's header)",
+    "pip install simplexgrad": "tests/test_packaging.py installs the built wheel into a fresh environment",
+    "pip install 'simplexgrad[torch]'": "tests/test_packaging.py installs the built wheel with [torch]",
+    "pip install .": "tests/test_packaging.py builds the wheel from the repository and installs it",
     ".venv/bin/snakemake --cores all results/invivo/figures/fig3b_invivo_patch_CTCF.pdf "
     "results/invivo/CTCF/ensembles/cnn_deep_exponential/differences.tsv":
         "needs the ENCODE portal; tests/test_invivo.py builds the same targets from the loopback fixture",

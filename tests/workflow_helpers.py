@@ -76,7 +76,15 @@ def repository_copy(destination: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     (destination / ".venv").symlink_to(REPO / ".venv")
-    # The linked environment is installed already: keep make from reinstalling the copy into it.
-    installed = (REPO / ".venv" / ".installed").stat().st_mtime
-    os.utime(destination / "pyproject.toml", (installed - 1, installed - 1))
+    # The linked environment is installed already (the test extra holds every other extra set): keep make
+    # from reinstalling the copy into it, whichever of the Makefile's install stamps it looks for.
+    stamps = list((REPO / ".venv").glob(".installed*"))
+    installed = max(stamp.stat().st_mtime for stamp in stamps)
+    for name in ("test", "run"):
+        stamp = REPO / ".venv" / f".installed-{name}"
+        if not stamp.exists():
+            stamp.touch()
+            os.utime(stamp, (installed, installed))
+    oldest = min((REPO / ".venv" / f".installed-{name}").stat().st_mtime for name in ("test", "run"))
+    os.utime(destination / "pyproject.toml", (oldest - 1, oldest - 1))
     return destination

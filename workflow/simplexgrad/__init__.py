@@ -1,16 +1,30 @@
 """simplexgrad: simplex-corrected gradient attributions for models of one-hot sequences.
 
->>> from simplexgrad import correct, simplex_angle, large_angle_fraction, saliency
+>>> from simplexgrad import correct, simplex_angle, large_angle_fraction, angle_statistics, saliency
 
-The attribution methods are those of :data:`simplexgrad.attribution.METHODS`; importing them loads no
-deep-learning backend until a model is given.
+The core install (NumPy and h5py) has the correction, the angle diagnostics and the map files; the
+attribution methods are those of :data:`simplexgrad.attribution.METHODS`, and importing them loads no
+deep-learning backend until a model is given (a Keras model needs the ``keras`` extra, a
+``torch.nn.Module`` the ``torch`` extra).
 """
 
-from simplexgrad.attribution import METHODS
-from simplexgrad.correction import correct, large_angle_fraction, simplex_angle
+from importlib import metadata as _metadata
 
-__version__ = "0.1.0"
+from simplexgrad.attribution import METHODS
+from simplexgrad.correction import angle_statistics, correct, large_angle_fraction, simplex_angle
+
+try:
+    __version__ = _metadata.version("simplexgrad")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.1.0"  # as pyproject.toml's [project] version
 
 globals().update(METHODS)  # every registered attribution method, by its name
 
-__all__ = ["correct", "simplex_angle", "large_angle_fraction", *METHODS, "__version__"]
+__all__ = [
+    "correct",
+    "simplex_angle",
+    "large_angle_fraction",
+    "angle_statistics",
+    *METHODS,
+    "__version__",
+]

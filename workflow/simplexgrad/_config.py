@@ -11,7 +11,10 @@ import copy
 import os
 from collections.abc import Mapping, Sequence
 
-import yaml
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad._config"):
+    import yaml
 
 __all__ = ["config_problem"]
 
@@ -36,7 +39,8 @@ def config_problem(
     str or None
         E.g. ``config/my.yaml: unknown top-level key 'modles' (allowed: results, synthetic, ...)``.
     """
-    import jsonschema
+    with needs("workflow", "simplexgrad._config"):
+        import jsonschema
 
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import keras
 import numpy as np
 
-from simplexgrad.backend import scoring_model
-from simplexgrad.training import angle_penalty
+from simplexgrad._optional import needs
+
+with needs("jax", "simplexgrad._ensemble_program"):
+    import keras
+
+    from simplexgrad.backend import scoring_model
+    from simplexgrad.training import angle_penalty
 
 __all__ = ["GroupProgram", "program_for", "stacked_values", "device_chunks"]
 

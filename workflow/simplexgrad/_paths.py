@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from simplexgrad._arrays import as_sequences, check_one_hot
 from simplexgrad._process import check_stop
@@ -147,8 +146,24 @@ def shuffled_references(x: np.ndarray, num_references: int, rng: np.random.Gener
 
 
 def progress_bar(total_inputs: int, progress: bool | None, description: str):
+    """A tqdm bar over ``total_inputs`` model inputs (shown for large jobs when ``progress`` is None);
+    without tqdm (it is optional) a bar that shows nothing."""
     show = total_inputs >= PROGRESS_MIN_INPUTS if progress is None else progress
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
     return tqdm(total=total_inputs, desc=description, unit="input", disable=not show, mininterval=5.0)
+
+
+class _NoBar(contextlib.AbstractContextManager):
+    """The part of tqdm's interface that :func:`batched_gradients` uses, doing nothing."""
+
+    def update(self, count: int = 1) -> None:
+        """Count ``count`` more inputs as done (nothing to show)."""
+
+    def __exit__(self, *exc_info) -> None:
+        return None
 
 
 def batched_gradients(gradient: GradientFunction, inputs: np.ndarray, batch_size: int, bar) -> np.ndarray:

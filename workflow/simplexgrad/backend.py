@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from simplexgrad._optional import needs
+
 if TYPE_CHECKING:  # keras is imported where it is used, so a torch model never loads it (nor TensorFlow)
     import keras
 
@@ -55,7 +57,8 @@ def configure_threads(threads: int | None) -> None:
         return
     if threads < 1:
         raise ValueError(f"threads must be >= 1; got {threads}")
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -71,7 +74,8 @@ def configure_threads(threads: int | None) -> None:
 
 def seed_everything(seed: int) -> None:
     """Python, NumPy and backend seeds; deterministic TensorFlow kernels."""
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
@@ -90,7 +94,8 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     ValueError
         When it is not a readable Keras model file (naming the file).
     """
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: model file not found")
@@ -118,7 +123,8 @@ def scoring_model(model: keras.Model, output: OutputKind = "probability") -> ker
     keras.Model
         ``model`` itself, or a model sharing its inputs that returns logits.
     """
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     if output == "probability":
         return model
@@ -213,7 +219,8 @@ def input_gradient_function(
         Inference mode (dropout off, batch-norm moving statistics). Each sample's gradient depends only
         on that sample. Compiled once per (model, class_index, output) and cached (not with a target).
     """
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     cached = _COMPILED.setdefault(model, {})
     key = (class_index, output)
@@ -227,7 +234,8 @@ def input_gradient_function(
 
 
 def _compile(scorer: keras.Model, class_index: int, target: Target | None) -> GradientFunction:
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     units = scorer.output_shape[-1] if len(scorer.output_shape) > 1 else 1
     if target is None and not 0 <= class_index < units:
@@ -317,7 +325,8 @@ def differentiable_input_gradient(model: keras.Model, inputs, class_index: int =
     tensor
         ``(B, L, A)`` gradients.
     """
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -363,7 +372,8 @@ def training_mode_input_gradient(model: keras.Model, inputs, class_index: int = 
     tuple
         The training-mode outputs ``(B, units)`` and the gradients ``(B, L, A)`` of the summed unit.
     """
-    import keras
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from simplexgrad import __version__
 from simplexgrad._docs import parameter_help
+from simplexgrad._optional import MissingExtra, check_extra, install_hint
 from simplexgrad._process import (
     Stopped,
     check_stop,
@@ -60,6 +61,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduction-record": ("simplexgrad.reproduction:write_record", "docs/reproduction.md from a scorecard"),
     "figure": ("", "draw one figure of the study (PDF and PNG)"),
 }
+# subcommand -> the extra of simplexgrad it needs (None: the core install, NumPy and h5py). Each command's
+# module is imported only when the command runs, so `simplexgrad --help` works in any install and a
+# command whose extra is missing says which one to install (one line, exit status 2).
+COMMAND_EXTRAS: dict[str, str | None] = {
+    "synthetic": "workflow",
+    "train": "keras",
+    "train-ensemble": "jax",
+    "import-weights": "keras",
+    "attribute": "keras",
+    "evaluate": "workflow",
+    "collect": "workflow",
+    "summarize": "workflow",
+    "summarize-study": "workflow",
+    "download": None,
+    "prepare-genome": "workflow",
+    "encode-manifest": "workflow",
+    "encode-dataset": "workflow",
+    "invivo-ensemble": "keras",
+    "correct": None,
+    "angles": "keras",
+    "modisco": "modisco",
+    "scorecard": "workflow",
+    "reproduction-record": "workflow",
+    "figure": "workflow",
+}
 USER_ERRORS = (ValueError, LookupError, OSError, DownloadError)
 
 
@@ -69,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_on_signals()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    command = argv[0] if argv and argv[0] in COMMANDS else None
     try:
         with filtered_native_logs():
             with stops_at_safe_points():  # imports run to their end: one cut short can crash at exit
@@ -81,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("done in %.1f s", time.perf_counter() - started)
     except Stopped as stopped:
         return _stopped(stopped.signum)
+    except MissingExtra as missing:
+        if debug:
+            raise
+        log.error("%s", install_hint(missing.extra, f"`simplexgrad {command}`") if command else missing)
+        return 2
     except USER_ERRORS as error:
         if stop_requested() is not None:  # an error caused by the stop (say, an interrupted import)
             return _stopped(stop_requested())
@@ -114,6 +146,8 @@ def _parse(argv: list[str]) -> tuple[Callable, dict]:
     for name, (_, summary) in COMMANDS.items():
         commands.add_parser(name, help=summary, add_help=False)
     known, _ = parser.parse_known_args(argv[:1] or ["--help"])
+    if COMMAND_EXTRAS[known.command] is not None:
+        check_extra(COMMAND_EXTRAS[known.command], f"`simplexgrad {known.command}`")
     if known.command == "figure":
         return _parse_figure(argv[1:])
     return _parse_function(f"simplexgrad {known.command}", _load(COMMANDS[known.command][0]), argv[1:])

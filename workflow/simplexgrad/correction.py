@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from simplexgrad._arrays import alphabet_axis
+from simplexgrad._optional import needs
 
 __all__ = [
     "ANGLE_THRESHOLDS",
@@ -194,7 +195,8 @@ def simplex_angle_ops(grads, axis: int = -1, epsilon: float = 1e-12):
     tensor
         Angles in degrees with ``axis`` removed.
     """
-    from keras import ops
+    with needs("keras", "simplexgrad.correction"):
+        from keras import ops
 
     size = grads.shape[axis]
     if size is None or size < 2:

@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
-from simplexgrad.genome import centred_windows, filter_windows, read_chrom_sizes, read_peaks
-from simplexgrad.io import atomic_output, split_rows, write_dataset_file
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.encode"):
+    import pandas as pd
+
+    from simplexgrad.genome import centred_windows, filter_windows, read_chrom_sizes, read_peaks
+    from simplexgrad.io import atomic_output, split_rows, write_dataset_file
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -159,7 +163,8 @@ def non_overlapping(candidates: pd.DataFrame, peaks: pd.DataFrame, tmpdir: str |
     pybedtools' temporary files go to a fresh folder inside ``tmpdir``, removed afterwards, so jobs
     running side by side never touch each other's files.
     """
-    import pybedtools
+    with needs("workflow", "simplexgrad.encode"):
+        import pybedtools
 
     own_tmpdir = tempfile.mkdtemp(prefix="simplexgrad-bedtools-", dir=tmpdir)
     previous = pybedtools.helpers.get_tempdir()

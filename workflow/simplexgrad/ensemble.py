@@ -32,19 +32,29 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 
-import keras
 import numpy as np
-import pandas as pd
-from scipy.special import expit
 
-from simplexgrad._ensemble_program import device_chunks, program_for, stacked_values
-from simplexgrad._ensemble_schedule import MemberSchedules, keras_auroc
-from simplexgrad._process import check_stop, stops_at_safe_points
-from simplexgrad.backend import configure_threads, seed_everything
-from simplexgrad.io import load_split
-from simplexgrad.metrics import aupr_per_row, auroc_per_row
-from simplexgrad.models import Activation, Architecture, build_model
-from simplexgrad.training import AnglePenaltyMode, TrainingConfig, check_labels, check_run_folder, save_run
+from simplexgrad._optional import needs
+
+with needs("jax", "simplexgrad.ensemble"):
+    import keras
+    import pandas as pd
+    from scipy.special import expit
+
+    from simplexgrad._ensemble_program import device_chunks, program_for, stacked_values
+    from simplexgrad._ensemble_schedule import MemberSchedules, keras_auroc
+    from simplexgrad._process import check_stop, stops_at_safe_points
+    from simplexgrad.backend import configure_threads, seed_everything
+    from simplexgrad.io import load_split
+    from simplexgrad.metrics import aupr_per_row, auroc_per_row
+    from simplexgrad.models import Activation, Architecture, build_model
+    from simplexgrad.training import (
+        AnglePenaltyMode,
+        TrainingConfig,
+        check_labels,
+        check_run_folder,
+        save_run,
+    )
 
 __all__ = ["GROUP_FIELDS", "train_group", "predict_group", "train_ensemble"]
 

@@ -9,21 +9,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy.stats import wilcoxon
 
-from simplexgrad import io
-from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, simplex_angle
-from simplexgrad.metrics import (
-    BACKGROUND_INFORMATION,
-    background_positions,
-    cosine_similarity,
-    grad_times_input,
-    information_content,
-    interpretability_auc,
-    motif_positions,
-    positionwise_improvement,
-)
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.evaluation"):
+    import pandas as pd
+    from scipy.stats import wilcoxon
+
+    from simplexgrad import io
+    from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, simplex_angle
+    from simplexgrad.metrics import (
+        BACKGROUND_INFORMATION,
+        background_positions,
+        cosine_similarity,
+        grad_times_input,
+        information_content,
+        interpretability_auc,
+        motif_positions,
+        positionwise_improvement,
+    )
 
 __all__ = [
     "METRICS",

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
-from simplexgrad import io, plots, plots_invivo, plots_training
-from simplexgrad.correction import simplex_angle
-from simplexgrad.evaluation import ground_truth_of, patch_start, peak_start, pooled_positions
-from simplexgrad.metrics import grad_times_input, information_content
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.figures"):
+    import pandas as pd
+
+    from simplexgrad import io, plots, plots_invivo, plots_training
+    from simplexgrad.correction import simplex_angle
+    from simplexgrad.evaluation import ground_truth_of, patch_start, peak_start, pooled_positions
+    from simplexgrad.metrics import grad_times_input, information_content
 
 __all__ = ["FIGURES"]
 

@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.genome"):
+    import pandas as pd
 
 __all__ = [
     "NARROWPEAK_COLUMNS",
@@ -236,7 +240,8 @@ def one_hot_windows(windows: pd.DataFrame, fasta_path: str | os.PathLike) -> np.
     The FASTA must be indexed (``.fai``, see :func:`pyfaidx.Faidx`); each chromosome is read once.
     Soft-masked (lower-case) bases count as their upper-case base.
     """
-    import pyfaidx
+    with needs("workflow", "simplexgrad.genome"):
+        import pyfaidx
 
     widths = (windows["end"] - windows["start"]).to_numpy()
     if len(windows) == 0:
@@ -265,7 +270,8 @@ def prepare_genome(fasta_gz: str, out: str) -> None:
     out : str
         Plain FASTA to write; its index goes to OUT.fai.
     """
-    import pyfaidx
+    with needs("workflow", "simplexgrad.genome"):
+        import pyfaidx
 
     from simplexgrad.download import decompress_gzip
     from simplexgrad.io import atomic_output

@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
-from simplexgrad import io
-from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, correct, simplex_angle
-from simplexgrad.evaluation import angle_summary, parse_labels, with_labels, write_table
-from simplexgrad.metrics import auroc_per_row, ensemble_average, ensemble_difference_by_angle
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.invivo"):
+    import pandas as pd
+
+    from simplexgrad import io
+    from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, correct, simplex_angle
+    from simplexgrad.evaluation import angle_summary, parse_labels, with_labels, write_table
+    from simplexgrad.metrics import auroc_per_row, ensemble_average, ensemble_difference_by_angle
 
 __all__ = [
     "ANGLE_BINS",

@@ -4,6 +4,9 @@ model's saliency leans off the simplex.
 Files are ``.npy``, ``.npz`` (a named array) or HDF5 (``.h5``/``.hdf5``, a dataset path). The layout is
 always given, never guessed (a sequence can have 4 positions): ``NLA`` is ``(N, L, A)`` (Keras, this
 project) and ``NAL`` is ``(N, A, L)`` (PyTorch, tangermeme, tfmodisco-lite).
+
+Reading, writing and correcting files needs only NumPy and h5py (the core install); :func:`model_angles`
+needs the ``keras`` extra.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ import shutil
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import h5py
 import numpy as np
-import pandas as pd
 
 from simplexgrad._arrays import check_finite, check_one_hot
+from simplexgrad._optional import needs
 from simplexgrad.correction import (
     ANGLE_THRESHOLDS,
     angle_statistics,
@@ -161,7 +164,7 @@ def correct_file(
     one_hot_key: str | None = None,
     report: str | None = None,
     thresholds: list[float] | None = None,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Correct an attribution file of any tool: g - mean over the alphabet, same format and layout.
 
     Parameters
@@ -187,9 +190,10 @@ def correct_file(
 
     Returns
     -------
-    pandas.DataFrame
-        The per-sequence statistics: mean |θ|, % of positions above each threshold, % with a zero
-        gradient, and the share of each map's squared norm that the correction removed.
+    dict of str to numpy.ndarray
+        The per-sequence statistics, one ``(N,)`` column each (the report's columns, in its order):
+        ``sequence``, the mean absolute angle, % of positions above each threshold, % with a zero gradient,
+        and the share of each map's squared norm that the correction removed.
     """
     if alphabet_size < 2:
         raise ValueError(f"--alphabet-size must be >= 2; got {alphabet_size}")
@@ -214,22 +218,47 @@ def correct_file(
     dtype = maps.dtype if np.issubdtype(maps.dtype, np.floating) else np.float32
     corrected = correct(view.astype(dtype, copy=False), axis=-1, alphabet_size=alphabet_size)
     # Everything that can fail on the input is done before the first file is written.
-    table = pd.DataFrame(
-        {
-            "sequence": np.arange(len(view)),
-            **angle_statistics(view, statistics_thresholds, alphabet_size=alphabet_size),
-        }
-    )
-    summary = table.drop(columns="sequence").mean()
-    log.info("%d maps: %s", len(table), ", ".join(f"{name} {value:.3g}" for name, value in summary.items()))
+    table = {
+        "sequence": np.arange(len(view)),
+        **angle_statistics(view, statistics_thresholds, alphabet_size=alphabet_size),
+    }
+    means = {name: column[~np.isnan(column)] for name, column in table.items() if name != "sequence"}
+    summary = ", ".join(f"{name} {kept.mean() if kept.size else np.nan:.3g}" for name, kept in means.items())
+    log.info("%d maps: %s", len(view), summary)
     with contextlib.ExitStack() as outputs:
         # The report's temporary file exists before the maps are written and is renamed after them:
         # a report that cannot be written leaves no corrected maps behind.
         report_file = outputs.enter_context(atomic_output(report)) if report is not None else None
         write_array_like(in_, out, key, corrected if layout == "NLA" else np.swapaxes(corrected, 1, 2))
         if report_file is not None:
-            table.to_csv(report_file, sep="\t", index=False, float_format="%.6g")  # as write_table
+            write_tsv(table, report_file)
     return table
+
+
+def write_tsv(columns: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write ``(N,)`` columns as a TSV with a header, as :func:`simplexgrad.evaluation.write_table` does
+    (floats to 6 significant digits, NaN as an empty field) without pandas.
+
+    Parameters
+    ----------
+    columns : dict of str to numpy.ndarray
+        Column name to ``(N,)`` values, all of one length.
+    path : str or os.PathLike
+        File to write (overwritten).
+    """
+    arrays = [np.asarray(column) for column in columns.values()]
+    if len({len(array) for array in arrays}) > 1:
+        raise ValueError(f"{path}: columns of different lengths {[len(array) for array in arrays]}")
+
+    def text(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.6g}"
+        return str(value)
+
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\t".join(columns) + "\n")
+        for row in zip(*arrays):
+            handle.write("\t".join(text(value) for value in row) + "\n")
 
 
 def model_angles(
@@ -245,7 +274,7 @@ def model_angles(
     num_seqs: int | None = None,
     batch_size: int = 128,
     thresholds: list[float] | None = None,
-) -> pd.DataFrame:
+) -> Any:
     """How far a Keras model's saliency leans off the simplex: a per-sequence table and a figure.
 
     Parameters
@@ -272,7 +301,16 @@ def model_angles(
         Model inputs per gradient call.
     thresholds : list of float or None
         Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table written to ``out``.
     """
+    with needs("keras", "simplexgrad angles"):
+        import keras  # noqa: F401  (here, so that a core install is told which extra to add)
+        import pandas as pd
+
     from simplexgrad import plots
     from simplexgrad.attribution import saliency
     from simplexgrad.backend import load_model

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-import pandas as pd
-from scipy.stats import rankdata
 
-from simplexgrad._arrays import as_sequences, same_shape
-from simplexgrad.correction import correct, simplex_angle
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.metrics"):
+    import pandas as pd
+    from scipy.stats import rankdata
+
+    from simplexgrad._arrays import as_sequences, same_shape
+    from simplexgrad.correction import correct, simplex_angle
 
 __all__ = [
     "MOTIF_INFORMATION",

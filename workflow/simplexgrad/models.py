@@ -16,8 +16,12 @@ import typing
 from collections.abc import Callable
 from typing import Literal
 
-import keras
 import numpy as np
+
+from simplexgrad._optional import needs
+
+with needs("keras", "simplexgrad.models"):
+    import keras
 
 __all__ = [
     "ARCHITECTURES",

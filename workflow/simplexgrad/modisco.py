@@ -38,11 +38,15 @@ from typing import Literal, NamedTuple
 
 import h5py
 import numpy as np
-import pandas as pd
 
-from simplexgrad._arrays import as_sequences, check_finite, check_one_hot, same_shape
-from simplexgrad.io import atomic_output, load_attributions
-from simplexgrad.motifs import COLLECTION, TAX_GROUP, _database, _to_pwm, load_motifs, reverse_complement
+from simplexgrad._optional import needs
+
+with needs("modisco", "simplexgrad.modisco"):
+    import pandas as pd
+
+    from simplexgrad._arrays import as_sequences, check_finite, check_one_hot, same_shape
+    from simplexgrad.io import atomic_output, load_attributions
+    from simplexgrad.motifs import COLLECTION, TAX_GROUP, _database, _to_pwm, load_motifs, reverse_complement
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +228,8 @@ def run_modisco(
     if window + 2 * flank > x.shape[1]:
         raise ValueError(f"window + 2 * flank = {window + 2 * flank} exceeds the length L = {x.shape[1]}")
     rows = np.random.default_rng(seed).permutation(len(x))[:max_sequences]
-    from modiscolite import tfmodisco
+    with needs("modisco", "simplexgrad.modisco"):
+        from modiscolite import tfmodisco
 
     settings = {"sliding_window_size": window, "flank_size": flank, "n_leiden_runs": n_leiden}
     settings.update(max_seqlets_per_metacluster=max_seqlets, target_seqlet_fdr=target_fdr, **_MODISCO_FIXED)
@@ -240,7 +245,8 @@ def run_modisco(
 def save_modisco(path: str | os.PathLike, run: ModiscoRun) -> None:
     """Write modisco's results HDF5 with ``modiscolite.io.save_hdf5`` (what ``modisco report`` reads),
     atomically, plus a root dataset ``example_rows`` (the input row of each modisco example index)."""
-    from modiscolite.io import save_hdf5
+    with needs("modisco", "simplexgrad.modisco"):
+        from modiscolite.io import save_hdf5
 
     with atomic_output(path) as temporary:
         save_hdf5(temporary, run.pos_patterns or None, run.neg_patterns or None, run.sequence_length)
@@ -417,14 +423,16 @@ def match_patterns(
         (:func:`trim_by_information`) correlates with best, and that :func:`pwm_similarity` r (empty and
         NaN when no offset overlaps ``min_overlap`` positions).
     """
-    from scipy.stats import false_discovery_control
+    with needs("modisco", "simplexgrad.modisco"):
+        from scipy.stats import false_discovery_control
 
     _check_matching(qvalue_threshold, max_matches, min_overlap)
     planted = list(dict.fromkeys(planted_ids or ()))
     targets = jaspar_targets(release, tuple(sorted(planted)))
     if not patterns:
         return pd.DataFrame({column: [] for column in TABLE_COLUMNS})
-    from memelite import tomtom
+    with needs("modisco", "simplexgrad.modisco"):
+        from memelite import tomtom
 
     queries = [trim_pattern(p.ppm, p.cwm, trim_threshold).T for p in patterns]
     as_float = functools.partial(np.ascontiguousarray, dtype=np.float64)  # one compiled TOMTOM variant
@@ -546,7 +554,8 @@ def write_report(
     (their ``--lite`` mode; the table shows p-values) against ``report_dir/jaspar.meme``, the targets of
     :func:`jaspar_targets`. ``report_dir`` is replaced as a whole on success.
     """
-    from memelite.io import write_meme
+    with needs("modisco", "simplexgrad.modisco"):
+        from memelite.io import write_meme
 
     if kind not in ("full", "simple"):
         raise ValueError(f"report kind must be 'full' or 'simple'; got {kind!r}")
@@ -564,11 +573,13 @@ def write_report(
         options.update(ttl=True, trim_threshold=trim_threshold)
         with contextlib.redirect_stdout(sys.stderr):  # the reports print their progress
             if kind == "full":
-                from modiscolite.descriptive_report import generate_descriptive_report
+                with needs("modisco", "simplexgrad.modisco"):
+                    from modiscolite.descriptive_report import generate_descriptive_report
 
                 generate_descriptive_report(str(modisco_h5), str(temporary), **options)
             else:
-                from modiscolite.report import report_motifs
+                with needs("modisco", "simplexgrad.modisco"):
+                    from modiscolite.report import report_motifs
 
                 report_motifs(str(modisco_h5), str(temporary), is_writing_tomtom_matrix=False, **options)
         if report_dir.exists():

@@ -15,6 +15,8 @@ from typing import Literal
 
 import numpy as np
 
+from simplexgrad._optional import needs
+
 __all__ = [
     "CORE_MOTIFS",
     "Motif",
@@ -61,13 +63,15 @@ def reverse_complement(pwm: np.ndarray) -> np.ndarray:
 
 def available_releases() -> list[str]:
     """JASPAR releases shipped with the installed pyjaspar."""
-    from pyjaspar import jaspardb
+    with needs("modisco", "simplexgrad.motifs"):
+        from pyjaspar import jaspardb
 
     return list(jaspardb().get_releases())
 
 
 def _database(release: str):
-    from pyjaspar import jaspardb
+    with needs("modisco", "simplexgrad.motifs"):
+        from pyjaspar import jaspardb
 
     releases = available_releases()
     if release not in releases:
@@ -130,7 +134,8 @@ def load_motifs(matrix_ids: Sequence[str], release: str = "JASPAR2016") -> list[
 
 def read_motif_ids(path: str | os.PathLike) -> list[str]:
     """Matrix IDs from the first column of a TSV with a header (e.g. ``matrix_id<TAB>name``)."""
-    import pandas as pd
+    with needs("modisco", "simplexgrad.motifs"):
+        import pandas as pd
 
     table = pd.read_csv(path, sep="\t", dtype=str)
     ids = table.iloc[:, 0].str.strip().tolist() if len(table.columns) else []

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
+from simplexgrad._optional import needs
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+with needs("workflow", "simplexgrad.plots"):
+    import matplotlib
 
-from simplexgrad.evaluation import METRICS  # noqa: E402
-from simplexgrad.io import atomic_output  # noqa: E402
-from simplexgrad.modisco import SIMILARITY_THRESHOLD, recovery_counts  # noqa: E402
+    matplotlib.use("Agg")  # files only, before pyplot picks an interactive backend
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    from simplexgrad.evaluation import METRICS
+    from simplexgrad.io import atomic_output
+    from simplexgrad.modisco import SIMILARITY_THRESHOLD, recovery_counts
 
 __all__ = [
     "save_figure",
@@ -103,7 +106,8 @@ def fig2_correction(metrics: pd.DataFrame, method: str = "saliency") -> plt.Figu
 
 def logo_track(axis, values: np.ndarray, start: int, title: str) -> None:
     """Draw ``(W, 4)`` ACGT values as a sequence logo on ``axis``, positions numbered from ``start``."""
-    import logomaker
+    with needs("workflow", "simplexgrad.plots"):
+        import logomaker
 
     frame = pd.DataFrame(values, columns=ALPHABET, index=np.arange(start, start + len(values)))
     logomaker.Logo(frame, ax=axis, color_scheme="classic")

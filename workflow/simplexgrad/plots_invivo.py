@@ -7,11 +7,15 @@ reads the files.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from simplexgrad.plots import angle_axis, angle_track, large_angle_panels, logo_track
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.plots_invivo"):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from simplexgrad.plots import angle_axis, angle_track, large_angle_panels, logo_track
 
 __all__ = [
     "fig3b_invivo_patch",

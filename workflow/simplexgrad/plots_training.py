@@ -6,11 +6,15 @@ authors leave it out of Fig 4d as over-regularised."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from simplexgrad.plots import model_label
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.plots_training"):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from simplexgrad.plots import model_label
 
 __all__ = [
     "fig4c_init_study",

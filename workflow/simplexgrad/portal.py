@@ -17,17 +17,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import pandas as pd
+from simplexgrad._optional import needs
 
-from simplexgrad.encode import DNASE_ASSAY, GENOME_ASSAY, TF_ASSAY, read_manifest, write_manifest
-from simplexgrad.portal_api import (
-    PORTAL,
-    PortalClient,
-    PortalError,
-    accession_of,
-    get_field,
-    require_fields,
-)
+with needs("workflow", "simplexgrad.portal"):
+    import pandas as pd
+
+    from simplexgrad.encode import DNASE_ASSAY, GENOME_ASSAY, TF_ASSAY, read_manifest, write_manifest
+    from simplexgrad.portal_api import (
+        PORTAL,
+        PortalClient,
+        PortalError,
+        accession_of,
+        get_field,
+        require_fields,
+    )
 
 __all__ = [
     "PORTAL",

@@ -17,10 +17,13 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
+from simplexgrad._optional import needs
 
-from simplexgrad import io
-from simplexgrad.scorecard import NOT_REPRODUCED, SCORECARD_COLUMNS, STUDIES, VERDICTS
+with needs("workflow", "simplexgrad.reproduction"):
+    import pandas as pd
+
+    from simplexgrad import io
+    from simplexgrad.scorecard import NOT_REPRODUCED, SCORECARD_COLUMNS, STUDIES, VERDICTS
 
 __all__ = ["wall_time", "record_markdown", "write_record"]
 

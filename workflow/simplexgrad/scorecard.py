@@ -23,18 +23,22 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
-from scipy.stats import mannwhitneyu, spearmanr, wilcoxon
 
-from simplexgrad import io
-from simplexgrad.correction import simplex_angle
-from simplexgrad.evaluation import ground_truth_of
-from simplexgrad.metrics import (
-    BACKGROUND_INFORMATION,
-    background_positions,
-    information_content,
-    motif_positions,
-)
+from simplexgrad._optional import needs
+
+with needs("workflow", "simplexgrad.scorecard"):
+    import pandas as pd
+    from scipy.stats import mannwhitneyu, spearmanr, wilcoxon
+
+    from simplexgrad import io
+    from simplexgrad.correction import simplex_angle
+    from simplexgrad.evaluation import ground_truth_of
+    from simplexgrad.metrics import (
+        BACKGROUND_INFORMATION,
+        background_positions,
+        information_content,
+        motif_positions,
+    )
 
 __all__ = [
     "VERDICTS",

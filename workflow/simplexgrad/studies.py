@@ -3,9 +3,12 @@ and one per model type and setting, from the per-model rows of ``simplexgrad eva
 
 from __future__ import annotations
 
-import pandas as pd
+from simplexgrad._optional import needs
 
-from simplexgrad.evaluation import STUDIED_OPTIONS, write_table
+with needs("workflow", "simplexgrad.studies"):
+    import pandas as pd
+
+    from simplexgrad.evaluation import STUDIED_OPTIONS, write_table
 
 __all__ = ["settings_table", "summarize_study"]
 

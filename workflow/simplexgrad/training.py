@@ -22,22 +22,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-import keras
 import numpy as np
-import pandas as pd
-from keras import ops
 
-from simplexgrad._process import check_stop, stops_at_safe_points
-from simplexgrad.backend import (
-    configure_threads,
-    differentiable_input_gradient,
-    seed_everything,
-    training_mode_input_gradient,
-)
-from simplexgrad.correction import simplex_angle_ops
-from simplexgrad.io import atomic_output, check_output_path, load_split
-from simplexgrad.metrics import aupr_per_row, auroc_per_row
-from simplexgrad.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture, build_model
+from simplexgrad._optional import needs
+
+with needs("keras", "simplexgrad.training"):
+    import keras
+    import pandas as pd
+    from keras import ops
+
+    from simplexgrad._process import check_stop, stops_at_safe_points
+    from simplexgrad.backend import (
+        configure_threads,
+        differentiable_input_gradient,
+        seed_everything,
+        training_mode_input_gradient,
+    )
+    from simplexgrad.correction import simplex_angle_ops
+    from simplexgrad.io import atomic_output, check_output_path, load_split
+    from simplexgrad.metrics import aupr_per_row, auroc_per_row
+    from simplexgrad.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture, build_model
 
 __all__ = [
     "ANGLE_PENALTY_MODES",

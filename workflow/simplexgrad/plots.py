@@ -314,6 +314,7 @@ def modisco_recovery(
             axis.bar_label(bars, fmt="%.1f", fontsize=7)  # a zero stays visible as "0.0"
         axis.set_xlabel("")
         axis.set_ylabel(f"{label}, mean over seeds", fontsize=8)
+        axis.set_ylim(0, max(1.0, float(counts[column].max()) * 1.1))  # counts: no negative axis when all 0
         axis.tick_params(axis="x", labelsize=8)
         if axis is not axes[0] and axis.get_legend() is not None:
             axis.get_legend().remove()

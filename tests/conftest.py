@@ -1,12 +1,30 @@
 """Shared test set-up: TensorFlow backend unless told otherwise, quiet logs, small models."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def run_with_jax(script: Path, source: str, *args: object, timeout: int = 600) -> str:
+    """Write ``source`` to ``script`` and run it with ``args`` under the JAX backend on the CPU (this test
+    process runs TensorFlow); its stdout. The test fails, with the end of stderr, on a non-zero exit."""
+    script.write_text(source)
+    result = subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
 
 
 def random_onehot(rng: np.random.Generator, n: int, length: int, alphabet: int = 4) -> np.ndarray:

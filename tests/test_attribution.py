@@ -1,11 +1,9 @@
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import random_onehot, small_cnn
+from conftest import random_onehot, run_with_jax, small_cnn
 from simplexgrad import correct
 from simplexgrad.attribution import (
     expected_gradients,
@@ -172,17 +170,8 @@ def test_tensorflow_and_jax_give_the_same_saliency(tmp_path, rng):
     model.save_weights(weights)
     inputs = tmp_path / "x.npy"
     np.save(inputs, x)
-    script = tmp_path / "jax_saliency.py"
-    script.write_text(JAX_SALIENCY)
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run(
-        [sys.executable, str(script), str(weights), str(inputs), os.path.dirname(__file__)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    here = os.path.dirname(__file__)
+    run_with_jax(tmp_path / "jax_saliency.py", JAX_SALIENCY, weights, inputs, here, timeout=300)
     jax_grads = np.load(str(inputs) + ".jax.npy")
     tf_grads = saliency(model, x, batch_size=3)
     assert np.abs(tf_grads).max() > 1e-4

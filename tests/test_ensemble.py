@@ -6,9 +6,6 @@ This process runs on TensorFlow (conftest), so the JAX side runs once, in a subp
 """
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 
@@ -16,6 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_with_jax
 from simplexgrad._ensemble_schedule import MemberSchedules, keras_auroc
 from simplexgrad.attribution import saliency
 from simplexgrad.backend import load_model
@@ -113,16 +111,7 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def jax_side(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("jax")
-    script = out / "jax_side.py"
-    script.write_text(JAX_SIDE)
-    result = subprocess.run(
-        [sys.executable, str(script), str(dataset), str(out), json.dumps(SEEDS), str(EPOCHS)],
-        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    run_with_jax(out / "jax_side.py", JAX_SIDE, dataset, out, json.dumps(SEEDS), EPOCHS, timeout=900)
     return out
 
 
@@ -285,17 +274,8 @@ def test_both_engines_and_both_backends_compute_the_same_penalised_loss(tmp_path
         wrapper = AngleRegularized(model_without_dropout(tmp_path / "model.weights.h5"), 1.0, mode)
         predictions = wrapper(keras.ops.convert_to_tensor(x), training=True)
         tensorflow[mode] = float(keras.losses.BinaryCrossentropy()(y, predictions) + sum(wrapper.losses))
-    script = tmp_path / "penalty_jax.py"
-    script.write_text(PENALTY_JAX_SIDE)
-    result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
-        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    jax_losses = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = run_with_jax(tmp_path / "penalty_jax.py", PENALTY_JAX_SIDE, tmp_path)
+    jax_losses = json.loads(stdout.strip().splitlines()[-1])
     for mode, value in tensorflow.items():
         np.testing.assert_allclose(jax_losses[mode]["ensemble"], value, rtol=1e-3, err_msg=mode)
         np.testing.assert_allclose(jax_losses[mode]["single"], value, rtol=1e-3, err_msg=mode)

@@ -1,11 +1,9 @@
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import run_with_jax
 from simplexgrad import simplex_angle
 from simplexgrad.attribution import saliency
 from simplexgrad.backend import load_model
@@ -167,15 +165,6 @@ JAX_TRAINING = textwrap.dedent(
 
 def test_angle_penalty_and_init_options_train_on_jax(small_data, tmp_path):
     _, path = small_data
-    script = tmp_path / "jax_train.py"
-    script.write_text(JAX_TRAINING)
-    result = subprocess.run(
-        [sys.executable, str(script), str(path)],
-        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = run_with_jax(tmp_path / "jax_train.py", JAX_TRAINING, path)
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert report["finite"] and np.isfinite(report["loss"])

@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 from simplexgrad.attribution import saliency  # noqa: E402
 from simplexgrad.backend import configure_threads  # noqa: E402
 from simplexgrad.correction import simplex_angle  # noqa: E402
+from simplexgrad.data.synthetic import synthetic_dataset  # noqa: E402
 from simplexgrad.io import load_split  # noqa: E402
-from simplexgrad.synthetic import write_synthetic_dataset  # noqa: E402
 from simplexgrad.training import TrainingConfig, evaluate, train  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "data.h5")
-        write_synthetic_dataset(path, num_seqs=args.num_seqs, seed=args.seed)
+        synthetic_dataset(path, num_seqs=args.num_seqs, seed=args.seed)
         train_split, valid, test = (load_split(path, name) for name in ("train", "valid", "test"))
     explained = test.x[test.y[:, 0] == 1][: args.positives]
 

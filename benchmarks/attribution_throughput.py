@@ -91,7 +91,7 @@ def interleaved_rates(first, second, x, repeats: int) -> tuple[float, float]:
 
 def keras_part(args, x: np.ndarray) -> None:
     import keras
-    from simplexgrad.models import cnn_deep
+    from simplexgrad.training.models import cnn_deep
 
     keras.utils.set_random_seed(args.seed)
     model = cnn_deep(activation="exponential")

@@ -115,8 +115,8 @@ class UtilisationSampler(threading.Thread):
 
 
 def time_group(members: int, data: dict, args, sampler: UtilisationSampler | None) -> dict:
-    from simplexgrad.ensemble import train_group
     from simplexgrad.training import TrainingConfig
+    from simplexgrad.training.ensemble import train_group
 
     configs = [
         TrainingConfig(
@@ -130,7 +130,7 @@ def time_group(members: int, data: dict, args, sampler: UtilisationSampler | Non
         for seed in range(members)
     ]
     clock = EpochClock()
-    logger = logging.getLogger("simplexgrad.ensemble")
+    logger = logging.getLogger("simplexgrad.training.ensemble")
     logger.setLevel(logging.INFO)
     logger.addHandler(clock)
     start = time.perf_counter()

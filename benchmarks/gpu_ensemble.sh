@@ -38,11 +38,11 @@ report=${OUT:-${TMPDIR:-/tmp}}/gpu_ensemble.txt
 import sys
 
 import jax
-import simplexgrad.ensemble  # noqa: F401  (the engine's imports, without TensorFlow or pyjaspar)
+import simplexgrad.training.ensemble  # noqa: F401  (the engine's imports, without TensorFlow or pyjaspar)
 
 unwanted = [name for name in ("tensorflow", "pyjaspar", "pybedtools", "pyfaidx") if name in sys.modules]
 print(f"python {sys.version.split()[0]}, jax {jax.__version__}, devices {jax.devices()}")
-print("simplexgrad.ensemble imported", f"and pulled in {unwanted}" if unwanted else "without TensorFlow/pyjaspar")
+print("simplexgrad.training.ensemble imported", f"and pulled in {unwanted}" if unwanted else "without TensorFlow/pyjaspar")
 PY
     timeout 270 python3 benchmarks/ensemble_training.py \
         --members 1 10 50 --epochs 3 --num-seqs 14000 --gpu-utilisation "$@"

@@ -2,12 +2,12 @@
 
 Trains ``--seeds`` members of one model type with the ensemble engine (``simplexgrad train-ensemble``, as
 the workflow's ``training.engine: ensemble`` does: one vmapped JAX program, the recipe's schedule and early
-stopping per member) on a dataset made by ``simplexgrad synthetic`` with its defaults (20,000 sequences,
-the published background pool). Then, per member, saliency on the first ``--num-seqs`` positive test
-sequences, raw and corrected, scored as the workflow scores it (:func:`simplexgrad.evaluation.model_row`:
+stopping per member) on a dataset made by ``simplexgrad synthetic`` with its defaults (20,000 sequences, the
+published background pool). Then, per member, saliency on the first ``--num-seqs`` positive test sequences,
+raw and corrected, scored as the workflow scores it (:func:`simplexgrad.studies.evaluation.model_row`:
 angles, large-angle percentages, cosine / AUROC / AUPR against the ground truth). Writes ``members.tsv``
-(one row per member, with its test AUROC and epochs) and ``summary.txt`` (wall times, means over
-members) to ``--out``.
+(one row per member, with its test AUROC and epochs) and ``summary.txt`` (wall times, means over members) to
+``--out``.
 
 The dataset is generated where pyjaspar is installed and carried to the GPU machine:
 
@@ -61,8 +61,8 @@ def main() -> int:
     import numpy as np
     import pandas as pd
     from simplexgrad import correct, saliency
-    from simplexgrad.evaluation import model_row
     from simplexgrad.io import load_split, open_hdf5, select_rows
+    from simplexgrad.studies.evaluation import model_row
 
     test = load_split(args.data, "test")
     rows = select_rows(test.y, positives_only=True, num_seqs=args.num_seqs)

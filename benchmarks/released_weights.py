@@ -3,9 +3,9 @@
 The authors' repository (p-koo/GradientCorrection) ships 50 weights files per model type in
 ``results/synthetic/model_params/<architecture>_<activation>_<trial>.h5`` (Keras 2 ``save_weights``; their
 CNN-deep first layer has a kernel of 11). Each is loaded by layer order
-(:func:`simplexgrad.models.import_weights`) and scored on the test split of ``--data``, e.g. the dataset
-that ``simplexgrad synthetic --seed 0`` writes with its defaults. On the published generator's data the
-trials 0-9 score 0.922 (CNN-shallow-relu), 0.951 (CNN-shallow-exp), 0.963 (CNN-deep-relu) and 0.969
+(:func:`simplexgrad.training.models.import_weights`) and scored on the test split of ``--data``, e.g. the
+dataset that ``simplexgrad synthetic --seed 0`` writes with its defaults. On the published generator's data
+the trials 0-9 score 0.922 (CNN-shallow-relu), 0.951 (CNN-shallow-exp), 0.963 (CNN-deep-relu) and 0.969
 (CNN-deep-exp); a generator that matches theirs lands within 0.01 of those.
 
     python -m simplexgrad synthetic --out /tmp/default.h5 --seed 0
@@ -40,8 +40,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from simplexgrad.io import load_split
-    from simplexgrad.models import build_model, import_weights
     from simplexgrad.training import evaluate
+    from simplexgrad.training.models import build_model, import_weights
 
     test = load_split(args.data, "test")
     print(f"{args.data}: {len(test.y)} test sequences; trials 0-{args.trials - 1}")

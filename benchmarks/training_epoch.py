@@ -22,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 from simplexgrad.backend import configure_threads, seed_everything  # noqa: E402
+from simplexgrad.data.synthetic import synthetic_dataset  # noqa: E402
 from simplexgrad.io import load_split  # noqa: E402
-from simplexgrad.models import cnn_deep  # noqa: E402
-from simplexgrad.synthetic import write_synthetic_dataset  # noqa: E402
 from simplexgrad.training import TrainingConfig, train  # noqa: E402
+from simplexgrad.training.models import cnn_deep  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -50,7 +50,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "data.h5")
-        write_synthetic_dataset(path, num_seqs=20_000, seed=args.seed)
+        synthetic_dataset(path, num_seqs=20_000, seed=args.seed)
         tr, va = load_split(path, "train"), load_split(path, "valid")
 
     config = TrainingConfig(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from simplexgrad.encode import MANIFEST_COLUMNS
+from simplexgrad.data.manifest import MANIFEST_COLUMNS
 from workflow_helpers import merged, write_config
 
 CHROMOSOMES = {"chr1": 20_000, "chr2": 15_000, "chr3": 10_000}

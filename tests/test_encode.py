@@ -25,17 +25,12 @@ from encode_fixtures import (
 )
 from fake_portal import GENOME_ID, FakePortal, encode_catalog
 from simplexgrad import cli
-from simplexgrad import download as download_module
-from simplexgrad.download import DownloadError, download, is_retryable
-from simplexgrad.encode import (
-    build_dataset,
-    non_overlapping,
-    read_manifest,
-    write_dataset,
-    write_encode_dataset,
-)
-from simplexgrad.genome import centred_windows, filter_windows, one_hot_encode, read_peaks
-from simplexgrad.portal import PortalError, resolve_manifest, resolve_manifest_file
+from simplexgrad.data import download as download_module
+from simplexgrad.data.download import DownloadError, download, is_retryable
+from simplexgrad.data.encode import build_dataset, encode_dataset, non_overlapping, write_dataset
+from simplexgrad.data.genome import centred_windows, filter_windows, one_hot_encode, read_peaks
+from simplexgrad.data.manifest import read_manifest
+from simplexgrad.data.portal import PortalError, encode_manifest, resolve_manifest
 from workflow_helpers import run_snakemake
 
 ONE_HOT = {base: row for base, row in zip("ACGT", np.eye(4, dtype=np.uint8))}
@@ -284,7 +279,7 @@ def test_fake_portal_answers_like_the_real_one(catalog, inputs, tmp_path):
 
 
 def test_committed_table_resolves_against_a_realistic_portal(catalog, inputs, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="simplexgrad.portal")
+    caplog.set_level(logging.INFO, logger="simplexgrad.data.portal")
     with fake_portal(catalog) as portal:
         # the README's command, against the fake portal
         table = ["--table", str(COMMITTED_TABLE), "--out", str(tmp_path / "m.tsv")]
@@ -355,9 +350,9 @@ def test_every_unresolved_row_is_reported_at_once(catalog, tmp_path, caplog):
     ]
     manifest_frame(rows).to_csv(tmp_path / "in.tsv", sep="\t", index=False)
     out = tmp_path / "out.tsv"
-    caplog.set_level(logging.INFO, logger="simplexgrad.portal")
+    caplog.set_level(logging.INFO, logger="simplexgrad.data.portal")
     with fake_portal(catalog) as portal, pytest.raises(LookupError) as error:
-        resolve_manifest_file(
+        encode_manifest(
             str(tmp_path / "in.tsv"), str(out), portal=portal.url, match_tagged_targets=False
         )
     message = str(error.value)
@@ -406,7 +401,7 @@ def test_a_field_missing_from_the_answers_is_an_error_naming_it(catalog, tmp_pat
     rows.append({"name": "DNase", "assay": "DNase-seq", "output_type": "peaks", "assembly": "GRCh38"})
     manifest_frame(rows).to_csv(tmp_path / "in.tsv", sep="\t", index=False)
     with fake_portal(catalog, hide_fields=("md5sum",)) as portal, pytest.raises(PortalError) as error:
-        resolve_manifest_file(str(tmp_path / "in.tsv"), str(tmp_path / "out.tsv"), portal=portal.url)
+        encode_manifest(str(tmp_path / "in.tsv"), str(tmp_path / "out.tsv"), portal=portal.url)
     assert f"{portal.url}/search/?type=File" in str(error.value) and "lacks field 'md5sum'" in str(
         error.value
     )
@@ -549,7 +544,7 @@ def test_sites_off_the_main_chromosomes_are_dropped_and_counted(inputs, files, t
         build_dataset(peaks, dnase, files / "genome.fa", chromosomes=None, tmpdir=tmp_path)
 
 
-def test_write_encode_dataset_records_the_provenance(inputs, files, tmp_path):
+def test_encode_dataset_records_the_provenance(inputs, files, tmp_path):
     tf = inputs.files["/files/TFA.bed.gz"]
     rows = [
         {
@@ -586,7 +581,7 @@ def test_write_encode_dataset_records_the_provenance(inputs, files, tmp_path):
     ]
     manifest_frame(rows).to_csv(tmp_path / "m.tsv", sep="\t", index=False)
     out, counts = tmp_path / "out" / "ZNF24.h5", tmp_path / "out" / "ZNF24.tsv"
-    write_encode_dataset(
+    encode_dataset(
         "ZNF24",
         str(tmp_path / "m.tsv"),
         str(files / "TFA.bed.gz"),
@@ -611,7 +606,7 @@ def test_write_encode_dataset_records_the_provenance(inputs, files, tmp_path):
     assert "peaks_dropped_chromosome" in table and "dnase_dropped_chromosome" in table
     assert sorted(path.name for path in out.parent.iterdir()) == ["ZNF24.h5", "ZNF24.tsv"]
     with pytest.raises(ValueError, match="is a DNase-seq row, not a TF ChIP-seq row"):
-        write_encode_dataset("DNase", str(tmp_path / "m.tsv"), "p", "d", "g", str(out), str(counts))
+        encode_dataset("DNase", str(tmp_path / "m.tsv"), "p", "d", "g", str(out), str(counts))
 
 
 def test_a_tf_without_usable_peaks_fails_and_writes_nothing(inputs, files, tmp_path):

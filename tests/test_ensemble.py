@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_with_jax
-from simplexgrad._ensemble_schedule import MemberSchedules, keras_auroc
 from simplexgrad.attribution import saliency
 from simplexgrad.backend import load_model
-from simplexgrad.ensemble import GROUP_FIELDS, train_ensemble
+from simplexgrad.data.synthetic import synthetic_dataset
 from simplexgrad.io import load_split
-from simplexgrad.models import build_model
-from simplexgrad.synthetic import write_synthetic_dataset
-from simplexgrad.training import AngleRegularized, TrainingConfig, _callbacks, train_to_directory
+from simplexgrad.training._ensemble_schedule import MemberSchedules, keras_auroc
+from simplexgrad.training.ensemble import GROUP_FIELDS, train_ensemble
+from simplexgrad.training.models import build_model
+from simplexgrad.training.recipe import TrainingConfig
+from simplexgrad.training.single import AngleRegularized, _callbacks, train_to_directory
 
 SEEDS = [0, 1, 2]
 EPOCHS = 5
@@ -34,9 +35,9 @@ JAX_SIDE = textwrap.dedent(
     import keras, numpy as np
     from simplexgrad.attribution import saliency
     from simplexgrad.backend import load_model
-    from simplexgrad.ensemble import predict_group, train_ensemble, train_group
+    from simplexgrad.training.ensemble import predict_group, train_ensemble, train_group
     from simplexgrad.io import load_split
-    from simplexgrad.training import TrainingConfig
+    from simplexgrad.training.recipe import TrainingConfig
 
     assert keras.backend.backend() == "jax"
     data, out = sys.argv[1], Path(sys.argv[2])
@@ -104,7 +105,7 @@ def dataset(tmp_path_factory):
     # A drawn pool, not the default published one: the engine comparisons below do not depend on the pool,
     # and their tolerances were set on this data (on the published pool one schedules member's predictions
     # differ by 0.016 between group and alone, rounding noise amplified by Adam, over the 0.01 tolerance).
-    write_synthetic_dataset(path, num_seqs=3000, seed=2, background_table="draw")
+    synthetic_dataset(path, num_seqs=3000, seed=2, background_table="draw")
     return path
 
 
@@ -220,9 +221,9 @@ PENALTY_JAX_SIDE = textwrap.dedent(
     """
     import json, sys
     import keras, numpy as np
-    from simplexgrad._ensemble_program import program_for, stacked_values
-    from simplexgrad.models import build_model
-    from simplexgrad.training import AngleRegularized
+    from simplexgrad.training._ensemble_program import program_for, stacked_values
+    from simplexgrad.training.models import build_model
+    from simplexgrad.training.single import AngleRegularized
 
     assert keras.backend.backend() == "jax"
     folder = sys.argv[1]

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from conftest import random_onehot, small_cnn
 from simplexgrad import cli, correct
+from simplexgrad.attribution.maps import read_array
 from simplexgrad.io import atomic_output, save_attributions
-from simplexgrad.maps import read_array
 
 ROOT = Path(__file__).resolve().parents[1]
 LENGTH = 30
@@ -503,7 +503,7 @@ def test_seed_ranges_and_lists():
 
 def test_layout_hint_for_a_torch_style_array(model32):
     from simplexgrad import saliency
-    from simplexgrad._paths import check_queries
+    from simplexgrad.attribution._points import check_queries
 
     x = random_onehot(np.random.default_rng(0), 3, 50)
     with pytest.raises(ValueError, match=r"x looks like \(N, 4, L\), shape \(3, 4, 50\): pass layout='NAL'"):
@@ -515,11 +515,13 @@ def test_layout_hint_for_a_torch_style_array(model32):
 
 
 def test_fig3a_labels_the_maps_with_the_recorded_method(inputs, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
     from simplexgrad import figures, plots
+    from simplexgrad.plots import synthetic
 
     labels = []  # the track labels; nothing is drawn (logomaker is slow)
-    monkeypatch.setattr(plots, "logo_track", lambda axis, values, start, label: labels.append(label))
-    monkeypatch.setattr(plots, "save_figure", lambda figure, pdf, png: plots.plt.close(figure))
+    monkeypatch.setattr(synthetic, "logo_track", lambda axis, values, start, label: labels.append(label))
+    monkeypatch.setattr(plots, "save_figure", lambda figure, pdf, png: plt.close(figure))
     maps = np.random.default_rng(0).normal(size=(6, LENGTH, 4)).astype(np.float32)
     x = random_onehot(np.random.default_rng(1), 6, LENGTH)
     attributions = tmp_path / "ig.npz"

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
-from simplexgrad.evaluation import angle_table, patch_start, summary_table
+from simplexgrad.figures import patch_start
+from simplexgrad.studies.evaluation import angle_table, summary_table
 
 
 def metrics_frame(raw_cosines, corrected_cosines):
@@ -102,8 +103,8 @@ def test_zero_gradient_positions_are_left_out_of_every_angle_density(tmp_path, r
     from conftest import random_onehot
     from simplexgrad.attribution import saliency
     from simplexgrad.correction import correct, simplex_angle
-    from simplexgrad.evaluation import pooled_positions
     from simplexgrad.io import save_attributions, write_dataset_file
+    from simplexgrad.studies.evaluation import pooled_positions
 
     x = random_onehot(rng, 6, 40)
     raw = saliency(max_pooled_model(), x)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from simplexgrad import angle_statistics, cli, correct, saliency
-from simplexgrad.maps import read_array
+from simplexgrad.attribution.maps import read_array
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,10 +11,10 @@ import pytest
 from conftest import random_onehot, small_cnn
 from encode_fixtures import FileServer, encode_config, make_encode_inputs
 from simplexgrad.correction import angle_statistics, correct, simplex_angle
-from simplexgrad.evaluation import angle_summary
-from simplexgrad.invivo import analyse_ensemble, angle_bin_edges
 from simplexgrad.io import load_attributions, save_attributions, write_dataset_file
 from simplexgrad.metrics import ensemble_difference_by_angle
+from simplexgrad.studies.evaluation import angle_summary
+from simplexgrad.studies.invivo import angle_bin_edges, invivo_ensemble
 from sklearn.metrics import roc_auc_score
 from workflow_helpers import run_snakemake
 
@@ -43,10 +43,10 @@ def members(tmp_path_factory):
     return folder, paths, np.stack(maps), x, y
 
 
-def test_analyse_ensemble_writes_every_table(members, tmp_path):
+def test_invivo_ensemble_writes_every_table(members, tmp_path):
     folder, paths, maps, x, y = members
     out = tmp_path / "out"
-    analyse_ensemble(
+    invivo_ensemble(
         [str(member) for member, _ in paths],
         [str(path) for _, path in paths],
         str(folder / "data.h5"),
@@ -105,7 +105,7 @@ def test_members_must_explain_the_same_sequences(members, tmp_path):
     other = tmp_path / "other.npz"
     save_attributions(other, maps[0], correct(maps[0]), x[:6], np.arange(6) + 1, {"split": "test"})
     with pytest.raises(ValueError, match="other sequences"):
-        analyse_ensemble(
+        invivo_ensemble(
             [str(paths[0][0]), str(paths[1][0])], [str(paths[0][1]), str(other)], str(folder / "data.h5"),
             str(tmp_path / "out"),
         )  # fmt: skip

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from conftest import random_onehot
 from simplexgrad import cli, correct
+from simplexgrad.attribution.maps import correct_file, read_array
 from simplexgrad.correction import angle_statistics
-from simplexgrad.maps import correct_file, model_angles, read_array
+from simplexgrad.studies.model_angles import angles
 
 
 @pytest.fixture
@@ -126,9 +127,9 @@ def test_angles_of_a_multitask_model(tmp_path, rng):
     table = pd.read_csv(out, sep="\t")
     assert sorted(table["class_index"].unique()) == [0, 7, 199] and len(table) == 3 * 6
     assert np.ptp(matplotlib.image.imread(tmp_path / "a.png")[..., :3]) > 0
-    all_units = model_angles(str(model), str(data), str(tmp_path / "all.tsv"), str(tmp_path / "b.pdf"),
+    all_units = angles(str(model), str(data), str(tmp_path / "all.tsv"), str(tmp_path / "b.pdf"),
                              str(tmp_path / "b.png"), layout="NAL", num_seqs=2)  # fmt: skip
     assert sorted(all_units["class_index"].unique()) == list(range(200)) and len(all_units) == 400
     with pytest.raises(ValueError, match="200 output units"):
-        model_angles(str(model), str(data), str(tmp_path / "c.tsv"), str(tmp_path / "c.pdf"),
+        angles(str(model), str(data), str(tmp_path / "c.tsv"), str(tmp_path / "c.pdf"),
                      str(tmp_path / "c.png"), layout="NAL", class_index=[200])  # fmt: skip

@@ -7,10 +7,10 @@ from conftest import run_with_jax
 from simplexgrad import simplex_angle
 from simplexgrad.attribution import saliency
 from simplexgrad.backend import load_model
+from simplexgrad.data.synthetic import synthetic_dataset
 from simplexgrad.io import load_split
-from simplexgrad.models import build_model, cnn_deep, cnn_shallow
-from simplexgrad.synthetic import write_synthetic_dataset
 from simplexgrad.training import TrainingConfig, evaluate, train, train_to_directory
+from simplexgrad.training.models import build_model, cnn_deep, cnn_shallow
 
 # Hand counts for (200, 4) inputs, as in the authors' model_zoo: hidden convolutions and the hidden dense
 # layer have a bias, each batch norm has 4 numbers per channel (2 trainable, 2 moving statistics), the
@@ -84,7 +84,7 @@ def test_bad_model_options_are_refused(call, message):
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "small.h5"
-    write_synthetic_dataset(path, num_seqs=3000, seed=2)
+    synthetic_dataset(path, num_seqs=3000, seed=2)
     return {name: load_split(path, name) for name in ("train", "valid", "test")}, path
 
 

@@ -1,4 +1,4 @@
-"""Motif discovery with tfmodisco-lite and TOMTOM (simplexgrad.modisco) on planted-motif maps."""
+"""Motif discovery with tfmodisco-lite and TOMTOM (simplexgrad.studies.modisco) on planted-motif maps."""
 
 import logging
 
@@ -11,18 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from simplexgrad import correct
+from simplexgrad.data.motifs import CORE_MOTIFS, load_motifs, reverse_complement
 from simplexgrad.figures import FIGURES
 from simplexgrad.io import save_attributions
-from simplexgrad.modisco import (
+from simplexgrad.studies.modisco import (
     NO_PATTERN,
     TABLE_COLUMNS,
     Pattern,
-    discover_motifs,
     export_modisco_inputs,
     find_motifs,
     from_modisco_layout,
     jaspar_targets,
     match_patterns,
+    modisco_file,
     modisco_inputs,
     no_pattern_row,
     pwm_similarity,
@@ -33,7 +34,6 @@ from simplexgrad.modisco import (
     trim_by_information,
     trim_pattern,
 )
-from simplexgrad.motifs import CORE_MOTIFS, load_motifs, reverse_complement
 
 # SP1 and YY1 of the synthetic study's core set (JASPAR 2016): modisco separates them cleanly, while the
 # E-box of MAX ties with other bHLH motifs under TOMTOM.
@@ -69,13 +69,13 @@ def planted():
 
 @pytest.fixture(scope="module")
 def discovered(planted, tmp_path_factory):
-    """discover_motifs on an attribution file of the planted set (corrected maps, fast report)."""
+    """modisco_file on an attribution file of the planted set (corrected maps, fast report)."""
     x, raw, corrected = planted
     folder = tmp_path_factory.mktemp("modisco")
     path = folder / "maps.npz"
     save_attributions(path, raw, corrected, x, np.arange(len(x)), {"method": "saliency"})
     out = folder / "out"
-    discover_motifs(
+    modisco_file(
         str(path), str(out), planted_ids=list(PLANTED), report="simple", labels=["maps=corrected"], **SETTINGS
     )
     return out
@@ -162,7 +162,7 @@ def test_tomtom_names_a_jaspar_matrix_by_its_own_id():
     assert list(empty.columns) == list(TABLE_COLUMNS) and len(empty) == 0
 
 
-def test_discover_motifs_finds_the_planted_motifs_by_jaspar_id(discovered, planted):
+def test_modisco_file_finds_the_planted_motifs_by_jaspar_id(discovered, planted):
     table = pd.read_csv(discovered / "motifs.tsv", sep="\t")
     assert list(table.columns) == ["maps", *TABLE_COLUMNS]
     assert (table["maps"] == "corrected").all() and (table["seqlets"] > 0).all()
@@ -195,26 +195,26 @@ def test_find_motifs_is_deterministic_and_matches_the_file(discovered, planted):
         np.testing.assert_array_equal(mine.ppm, stored.ppm)
 
 
-def test_discover_motifs_refuses_bad_files_without_output(tmp_path, planted):
+def test_modisco_file_refuses_bad_files_without_output(tmp_path, planted):
     x, raw, corrected = planted
     out = tmp_path / "out"
     with pytest.raises(FileNotFoundError, match="missing.npz"):
-        discover_motifs(str(tmp_path / "missing.npz"), str(out))
+        modisco_file(str(tmp_path / "missing.npz"), str(out))
     np.savez(tmp_path / "raw_only.npz", raw=raw, x=x, params=np.array("{}"))
     with pytest.raises(ValueError, match=r"raw_only\.npz: .*corrected"):
-        discover_motifs(str(tmp_path / "raw_only.npz"), str(out))
+        modisco_file(str(tmp_path / "raw_only.npz"), str(out))
     (tmp_path / "garbage.npz").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match=r"garbage\.npz: "):
-        discover_motifs(str(tmp_path / "garbage.npz"), str(out))
+        modisco_file(str(tmp_path / "garbage.npz"), str(out))
     bad = corrected.copy()
     bad[0, 0, 0] = np.nan
     save_attributions(tmp_path / "nan.npz", raw, bad, x, np.arange(len(x)), {})
     with pytest.raises(ValueError, match=r"nan\.npz: maps contains NaN or inf"):
-        discover_motifs(str(tmp_path / "nan.npz"), str(out))
+        modisco_file(str(tmp_path / "nan.npz"), str(out))
     with pytest.raises(ValueError, match="JASPAR1999"):
-        discover_motifs(str(tmp_path / "nan.npz"), str(out), which="raw", jaspar_release="JASPAR1999")
+        modisco_file(str(tmp_path / "nan.npz"), str(out), which="raw", jaspar_release="JASPAR1999")
     with pytest.raises(ValueError, match="MA9999.1"):
-        discover_motifs(str(tmp_path / "nan.npz"), str(out), which="raw", planted_ids=["MA9999.1"])
+        modisco_file(str(tmp_path / "nan.npz"), str(out), which="raw", planted_ids=["MA9999.1"])
     assert not out.exists()
 
 
@@ -357,7 +357,7 @@ def test_recovery_figure_shows_a_model_without_patterns(relatives, tmp_path):
     assert list(recovery_counts(written)["patterns"]) == [4, 4, 0, 0]
     from simplexgrad.plots import modisco_recovery
 
-    figure = modisco_recovery(written)
+    figure = modisco_recovery(recovery_counts(written), 0.8)
     labels = [tick.get_text() for tick in figure.axes[2].get_xticklabels()]
     assert labels == ["CNN-deep-exp", "CNN-shallow-exp"]
     heights = sorted(bar.get_height() for bar in figure.axes[2].patches if bar.get_width() > 0)
@@ -372,8 +372,8 @@ def test_no_pattern_is_logged_and_recorded(tmp_path, caplog):
     x = random_onehot(rng, 20, 60)
     maps = rng.normal(0, 1e-3, x.shape).astype(np.float32)  # too few sequences for a metacluster
     save_attributions(tmp_path / "flat.npz", maps, maps, x, np.arange(20), {"method": "saliency"})
-    with caplog.at_level(logging.INFO, logger="simplexgrad.modisco"):
-        discover_motifs(
+    with caplog.at_level(logging.INFO, logger="simplexgrad.studies.modisco"):
+        modisco_file(
             str(tmp_path / "flat.npz"), str(tmp_path / "out"), planted_ids=list(PLANTED), report="none",
             labels=["seed=0", "maps=corrected"], window=15,
         )  # fmt: skip
@@ -398,5 +398,5 @@ def test_discovered_patterns_recover_both_planted_motifs_by_both_definitions(dis
 def test_bad_matching_options_are_refused_before_modisco_runs(tmp_path):
     for option in ({"qvalue_threshold": 0}, {"max_matches": 0}, {"min_overlap": 0}):
         with pytest.raises(ValueError, match=next(iter(option))):
-            discover_motifs(str(tmp_path / "missing.npz"), str(tmp_path / "out"), **option)
+            modisco_file(str(tmp_path / "missing.npz"), str(tmp_path / "out"), **option)
     assert not (tmp_path / "out").exists()

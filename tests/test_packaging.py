@@ -126,8 +126,8 @@ import numpy as np
 import simplexgrad
 from simplexgrad import angle_statistics, correct, large_angle_fraction, simplex_angle
 from simplexgrad import cli
-from simplexgrad._paths import progress_bar
-from simplexgrad.maps import read_array
+from simplexgrad.attribution._points import progress_bar
+from simplexgrad.attribution.maps import read_array
 
 maps = np.random.default_rng(0).normal(size=(3, 10, 4)).astype(np.float32)
 angles = simplex_angle(maps)
@@ -190,7 +190,10 @@ def test_library_modules_name_their_extra(tmp_path):
         for name in {OPTIONAL!r}:
             sys.modules[name] = None
         import importlib
-        for module in ["training", "models", "ensemble", "evaluation", "modisco", "figures", "plots"]:
+        packages = ["attribution", "data", "training", "studies", "plots"]  # import anywhere: lazy names
+        modules = ["training.single", "training.models", "training.ensemble", "studies.evaluation",
+                   "studies.modisco", "figures", "plots.synthetic"]
+        for module in packages + modules:
             try:
                 importlib.import_module("simplexgrad." + module)
             except ImportError as error:
@@ -198,17 +201,17 @@ def test_library_modules_name_their_extra(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    # each names its own extra, not that of a module it imports (training imports metrics, which the
-    # workflow extra also has; ensemble imports training)
+    # each names its own extra, not that of a module it imports (training.single imports metrics, which
+    # the workflow extra also has; training.ensemble imports training.recipe)
     workflow = "needs the workflow packages: pip install 'simplexgrad[workflow]'"
     assert done.stdout.splitlines() == [
-        "MissingExtra simplexgrad.training needs Keras: pip install 'simplexgrad[keras]'",
-        "MissingExtra simplexgrad.models needs Keras: pip install 'simplexgrad[keras]'",
-        "MissingExtra simplexgrad.ensemble needs JAX: pip install 'simplexgrad[jax]'",
-        f"MissingExtra simplexgrad.evaluation {workflow}",
-        "MissingExtra simplexgrad.modisco needs tfmodisco-lite: pip install 'simplexgrad[modisco]'",
+        "MissingExtra simplexgrad.training.single needs Keras: pip install 'simplexgrad[keras]'",
+        "MissingExtra simplexgrad.training.models needs Keras: pip install 'simplexgrad[keras]'",
+        "MissingExtra simplexgrad.training.ensemble needs JAX: pip install 'simplexgrad[jax]'",
+        f"MissingExtra simplexgrad.studies.evaluation {workflow}",
+        "MissingExtra simplexgrad.studies.modisco needs tfmodisco-lite: pip install 'simplexgrad[modisco]'",
         f"MissingExtra simplexgrad.figures {workflow}",
-        f"MissingExtra simplexgrad.plots {workflow}",
+        f"MissingExtra simplexgrad.plots.synthetic {workflow}",
     ]
 
 

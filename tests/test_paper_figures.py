@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
-from simplexgrad import figures, plots_invivo, plots_training  # noqa: E402
-from simplexgrad.invivo import angle_bin_edges  # noqa: E402
+from simplexgrad import figures, plots  # noqa: E402
+from simplexgrad.studies.invivo import angle_bin_edges  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def line_x(axis, label):
 
 
 def test_fig4c_has_sigma_on_a_linear_axis_and_labels_the_cosine_panel_ours():
-    figure = plots_training.fig4c_init_study(study_models("init_stddev", [0.005, 0.1, 0.5]))
+    figure = plots.fig4c_init_study(study_models("init_stddev", [0.005, 0.1, 0.5]))
     spread, auroc, cosine = figure.axes[:3]
     assert spread.get_xscale() == auroc.get_xscale() == cosine.get_xscale() == "linear"
     assert "our addition" in cosine.get_ylabel() and "our addition" not in spread.get_ylabel()
@@ -51,7 +51,7 @@ def test_fig4c_has_sigma_on_a_linear_axis_and_labels_the_cosine_panel_ours():
 
 def test_fig4d_keeps_lambda_2e2_of_the_exponential_models_off_their_lines():
     strengths = [2e-2, 1e-3, 1e-5]
-    figure = plots_training.fig4d_angle_penalty(study_models("angle_penalty", strengths))
+    figure = plots.fig4d_angle_penalty(study_models("angle_penalty", strengths))
     spread = figure.axes[0]
     assert spread.get_xscale() == "log"
     assert line_x(spread, "CNN-deep-relu") == pytest.approx(sorted(strengths))
@@ -76,7 +76,7 @@ def sequence_angles():
 
 def test_fig4b_draws_one_dot_per_tf_and_threshold_and_the_synthetic_means_dashed():
     synthetic = pd.Series({"percent_above_30": 30.0, "percent_above_45": 12.0, "percent_above_60": 4.0})
-    figure = plots_invivo.fig4b_invivo_large_angles(sequence_angles(), synthetic, "CNN-deep-relu")
+    figure = plots.fig4b_invivo_large_angles(sequence_angles(), synthetic, "CNN-deep-relu")
     axis = figure.axes[0]
     dots = {line.get_label(): list(line.get_ydata()) for line in axis.get_lines()}
     assert dots == {"CTCF": pytest.approx([11.0, 5.0, 2.5]), "MAX": pytest.approx([21.0, 10.0, 5.0])}
@@ -104,7 +104,7 @@ def test_fig4b_takes_the_synthetic_means_of_the_same_model_type_from_angles_tsv(
         drawn["means"] = synthetic_means
         return plt.figure()
 
-    monkeypatch.setattr(plots_invivo, "fig4b_invivo_large_angles", draw)
+    monkeypatch.setattr(plots, "fig4b_invivo_large_angles", draw)
     for architecture in ("cnn_deep", "cnn_shallow"):
         out = [str(tmp_path / f"{architecture}.{ext}") for ext in ("pdf", "png")]
         reference = str(tmp_path / "angles.tsv")
@@ -132,7 +132,7 @@ def test_fig3e_draws_each_bin_at_its_plot_angle_and_says_which_bins():
     histogram = differences.assign(member="filters12_seed0", count=5)[
         ["tf", "member", "bin_low", "bin_high", "plot_angle", "count"]
     ]
-    figure = plots_invivo.fig3e_ensemble_difference(histogram, differences, "CNN-deep-exp")
+    figure = plots.fig3e_ensemble_difference(histogram, differences, "CNN-deep-exp")
     density, reduction = figure.axes
     np.testing.assert_allclose(line_x(reduction, "CTCF"), drawn)
     np.testing.assert_allclose(line_x(density, "CTCF"), drawn)
@@ -140,6 +140,6 @@ def test_fig3e_draws_each_bin_at_its_plot_angle_and_says_which_bins():
     five, centres = angle_bin_edges("5")
     plain = pd.DataFrame({"tf": "CTCF", "bin_low": five[:-1], "bin_high": five[1:], "positions": 10,
                           "reduction_percent": 1.0})  # fmt: skip
-    figure = plots_invivo.fig3e_ensemble_difference(histogram, plain, "CNN-deep-exp")
+    figure = plots.fig3e_ensemble_difference(histogram, plain, "CNN-deep-exp")
     np.testing.assert_allclose(line_x(figure.axes[1], "CTCF"), centres)
     assert "5° bins" in figure.axes[1].get_xlabel()

@@ -8,7 +8,7 @@ import pytest
 from conftest import random_onehot
 from simplexgrad import cli
 from simplexgrad.backend import load_model
-from simplexgrad.models import build_model, import_weights
+from simplexgrad.training.models import build_model, import_weights
 
 # The authors' cnn_deep / cnn_shallow (Keras 2, tensorflow.keras), transcribed from their description:
 # (filters, kernel, dropout, pool) per convolution block; the first block's activation is the study's.

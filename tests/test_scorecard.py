@@ -7,9 +7,18 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from simplexgrad import cli, io, scorecard
-from simplexgrad.reproduction import wall_time, write_record
-from simplexgrad.scorecard import NOT_REPRODUCED, NOT_RUN, REPRODUCED, Claim, RunTables, read_claims, score
+from simplexgrad import cli, io
+from simplexgrad.studies import scorecard
+from simplexgrad.studies.reproduction import reproduction_record, wall_time
+from simplexgrad.studies.scorecard import (
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    Claim,
+    RunTables,
+    read_claims,
+    score,
+)
 from workflow_helpers import REPO, assert_only_overrides
 
 CLAIMS = REPO / "resources" / "paper_claims.tsv"
@@ -315,7 +324,7 @@ def test_the_command_writes_the_table_and_the_page(tmp_path):
 
 def test_scoring_loads_no_deep_learning_framework():
     code = (
-        "import sys; import simplexgrad.scorecard, simplexgrad.reproduction; "
+        "import sys; import simplexgrad.studies.scorecard, simplexgrad.studies.reproduction; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'jax', 'torch', 'keras')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -346,8 +355,9 @@ def test_the_record_is_generated_from_a_scorecard_with_figures_and_reasons(tmp_p
     log.write_text("[Sun Nov 29 22:55:30 2026]\nrule x:\n[Mon Nov 30 00:02:00 2026]\nFinished\n")
     out = tmp_path / "docs" / "reproduction.md"
     base = REPO / "config" / "config.yaml"
-    write_record(str(tmp_path / "scorecard.tsv"), str(out), [str(base), str(config)], figures=[str(figure)],
-                 snakemake_log=str(log), notes=str(notes), date="2026-11-30")  # fmt: skip
+    reproduction_record(str(tmp_path / "scorecard.tsv"), str(out), [str(base), str(config)],
+                        figures=[str(figure)], snakemake_log=str(log), notes=str(notes),
+                        date="2026-11-30")  # fmt: skip
     text = out.read_text()
     assert "- **Date:** 2026-11-30" in text and "medium.yaml" in text and "num_seeds: 5" in text
     assert "- **Wall time:** 1 h 06 min" in text

@@ -8,9 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from simplexgrad import cli
-from simplexgrad.io import load_split
-from simplexgrad.metrics import information_content
-from simplexgrad.motifs import (
+from simplexgrad.data.motifs import (
     CORE_MOTIFS,
     core_and_background_pools,
     load_motifs,
@@ -18,14 +16,16 @@ from simplexgrad.motifs import (
     read_motif_ids,
     reverse_complement,
 )
-from simplexgrad.synthetic import (
+from simplexgrad.data.synthetic import (
     MOTIF_COUNT_PROBABILITIES,
     MOTIF_COUNTS,
     billboard_dataset,
     plant_motifs,
     sample_onehot,
-    write_synthetic_dataset,
+    synthetic_dataset,
 )
+from simplexgrad.io import load_split
+from simplexgrad.metrics import information_content
 from workflow_helpers import REPO
 
 # The one copy of the published pool: package data of the library.
@@ -222,7 +222,7 @@ def test_cli_writes_the_contract_with_provenance(tmp_path, pool):
 
 def test_draw_is_an_explicit_choice_and_recorded(tmp_path):
     published, drawn = tmp_path / "published.h5", tmp_path / "drawn.h5"
-    write_synthetic_dataset(published, num_seqs=100, seed=5)
+    synthetic_dataset(published, num_seqs=100, seed=5)
     assert cli.main(["synthetic", "--out", str(drawn), "--seed", "5", "--num-seqs", "100",
                      "--background-table", "draw"]) == 0  # fmt: skip
     with h5py.File(published, "r") as first, h5py.File(drawn, "r") as second:
@@ -233,9 +233,9 @@ def test_draw_is_an_explicit_choice_and_recorded(tmp_path):
 
 def test_same_seed_gives_identical_files(tmp_path):
     first, second = tmp_path / "a.h5", tmp_path / "b.h5"
-    write_synthetic_dataset(first, num_seqs=100, seed=5)
+    synthetic_dataset(first, num_seqs=100, seed=5)
     time.sleep(1.1)  # HDF5 timestamps have a resolution of one second
-    write_synthetic_dataset(second, num_seqs=100, seed=5)
+    synthetic_dataset(second, num_seqs=100, seed=5)
     assert first.read_bytes() == second.read_bytes()
 
 

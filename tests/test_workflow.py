@@ -221,10 +221,17 @@ def test_training_studies_have_their_tables_and_figures(study, name, parameter, 
         assert np.ptp(image[..., :3]) > 0, figure
 
 
-def test_no_rule_sets_memory_or_run_time():
+def test_no_rule_sets_memory_run_time_or_gpu():
     for path in (REPO / "workflow" / "rules").glob("*.smk"):
         text = path.read_text()
-        assert not re.search(r"\b(mem_mb|runtime)\s*=", text), path.name
+        assert not re.search(r"\b(mem_mb|runtime|gpu)\s*=", text), path.name
+
+
+def test_the_profiles_give_each_training_rule_one_gpu():
+    for profile in ("default", "slurm"):
+        rules = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())["set-resources"]
+        gpus = {rule: resources["gpu"] for rule, resources in rules.items() if "gpu" in resources}
+        assert gpus == {rule: 1 for rule in rules if rule.startswith("train_")}, profile
 
 
 def test_quick_config_only_overrides():
@@ -256,7 +263,7 @@ def test_full_configuration_plans_the_whole_study(tmp_path):
     assert counts["download_genome"] == 1
     # in vivo: 10 TFs x 4 model types x 50 members
     assert counts["train_invivo"] == counts["attribute_invivo"] == 2000
-    assert counts["ensemble_invivo"] == 40 and counts["fig3b_invivo_patch"] == 10
+    assert counts["invivo_ensemble"] == 40 and counts["fig3b_invivo_patch"] == 10
     assert counts["fig3e_ensemble_difference"] == counts["fig4b_invivo_large_angles"] == 4
     assert counts["invivo_large_angle_histograms"] == 4
     assert counts["modisco_synthetic"] == 2 * 2 and counts["modisco_invivo"] == 10 * 2

@@ -1,3 +1,6 @@
+include: "attribute_helpers.smk"
+
+
 rule attribute_synthetic:
     input:
         model=f"{EXPERIMENT}/models/{RUN}/model.keras",

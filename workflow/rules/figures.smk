@@ -1,6 +1,10 @@
 # One rule per figure, named as the figure (its file stem, `simplexgrad figure` subcommand, plotting
 # function and caption file carry the same name). Figures of the same shape are defined in one loop.
 
+
+include: "figures_helpers.smk"
+
+
 for figure in METRIC_FIGURES:
 
     rule:

@@ -3,6 +3,9 @@
 # analysis and the figures.
 
 
+include: "invivo_helpers.smk"
+
+
 rule attribute_invivo:
     input:
         model=f"{INVIVO}/{{tf}}/models/{MEMBER}/model.keras",
@@ -27,7 +30,7 @@ rule attribute_invivo:
         "--batch-size {params.batch_size} --output probability --threads {threads} > {log:q} 2>&1"
 
 
-rule ensemble_invivo:
+rule invivo_ensemble:
     input:
         members=invivo_members(f"{INVIVO}/{{tf}}/models/{MEMBER}/model.keras"),
         maps=invivo_members(f"{INVIVO}/{{tf}}/saliency/{MEMBER}.npz"),

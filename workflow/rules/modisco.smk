@@ -1,6 +1,9 @@
 # Motif discovery (tfmodisco-lite) on raw and corrected saliency maps, matched to JASPAR by TOMTOM.
 
 
+include: "modisco_helpers.smk"
+
+
 rule modisco_synthetic:
     input:
         f"{SYNTHETIC}/attributions/{RUN}/saliency.npz",

@@ -4,6 +4,9 @@
 # names were given), so another invocation of the same study plans no rerun.
 
 
+include: "scorecard_helpers.smk"
+
+
 rule scorecard:
     input:
         unpack(scorecard_inputs),

@@ -2,7 +2,12 @@
 # (experiments "init_study/sigma<σ>" and "angle_penalty_study/lambda<λ>", whose setting is a training
 # option), and the in vivo ensemble members. training.engine "single" trains one model per job with
 # TensorFlow; "ensemble" trains every member of one architecture and shape in one JAX program, one job
-# per group (all seeds of a model type and setting; in vivo, all repeats of a filter size).
+# per group (all seeds of a model type and setting; in vivo, all repeats of a filter size). The profiles
+# give every training rule its GPU, as they give every rule its memory and run time.
+
+
+include: "train_helpers.smk"
+
 
 if ENGINE == "single":
 
@@ -18,8 +23,6 @@ if ENGINE == "single":
         conda:
             "../../envs/model.yaml"
         threads: config["training"]["threads"]
-        resources:
-            gpu=1,
         params:
             out=lambda wildcards, output: os.path.dirname(output.model),
             recipe=lambda wildcards: cli_options(
@@ -42,8 +45,6 @@ if ENGINE == "single":
         conda:
             "../../envs/model.yaml"
         threads: config["training"]["threads"]
-        resources:
-            gpu=1,
         params:
             out=lambda wildcards, output: os.path.dirname(output.model),
             recipe=lambda wildcards: cli_options(
@@ -80,8 +81,6 @@ else:
             conda:
                 "../../envs/model.yaml"
             threads: config["training"]["threads"]
-            resources:
-                gpu=1,
             params:
                 template=lambda wildcards, output: member_template(
                     output.model[0], "seed{seed}"
@@ -112,8 +111,6 @@ else:
         conda:
             "../../envs/model.yaml"
         threads: config["training"]["threads"]
-        resources:
-            gpu=1,
         params:
             template=lambda wildcards, output: member_template(
                 output.model[0], "repeat{index}"

@@ -1,10 +1,29 @@
-"""Shape checks shared by the library: arrays are (N, L, A), alphabet last, and never guessed."""
+"""The library's vocabulary and shape checks: arrays are (N, L, A), alphabet last, and never guessed.
+
+Every module takes the alphabet, the layouts, the kinds of model output and the gradient-function types
+from here, so each is defined once.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
 SEQUENCE_LAYOUT = "(N, L, A) = (sequences, positions, alphabet)"
+ALPHABET = "ACGT"  # the DNA alphabet, in the order of the one-hot columns
+
+Layout = Literal["NLA", "NAL"]  # NLA: (N, L, A) (Keras, this project); NAL: (N, A, L) (PyTorch)
+ALPHABET_AXIS = {"NLA": 2, "NAL": 1}
+OutputKind = Literal["probability", "logit"]
+GradientFunction = Callable[[np.ndarray], np.ndarray]
+Target = Callable[[Any], Any]  # model outputs -> (N,) scores, in the model's tensor type
+
+
+def as_layout(array: np.ndarray, layout: Layout) -> np.ndarray:
+    """(N, L, A) as ``layout`` (a view); for 'NAL' the same swap also turns (N, A, L) into (N, L, A)."""
+    return array if layout == "NLA" else np.swapaxes(array, 1, 2)
 
 
 def alphabet_axis(array: np.ndarray, axis: int, alphabet_size: int | None = None) -> int:

@@ -5,7 +5,7 @@ map-file readers and writers and ``simplexgrad correct``. Everything else comes 
 (``pip install 'simplexgrad[keras]'``). Modules that need an extra import it through :func:`require`
 (one module, inside a function) or :func:`needs` (a block of module-level imports), so that a missing
 package is reported as one line naming the extra to install, e.g.
-``simplexgrad.training needs Keras: pip install 'simplexgrad[keras]'``.
+``simplexgrad.training.single needs Keras: pip install 'simplexgrad[keras]'``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def needs(extra: str, purpose: str) -> Iterator[None]:
 
     Blocks nest: when a module imported in the block raises :class:`MissingExtra` for its own extra, the
     error names this block's extra and purpose instead (each extra holds what its modules import), so
-    ``import simplexgrad.training`` names the ``keras`` extra, not that of a module it imports.
+    ``import simplexgrad.training.single`` names the ``keras`` extra, not that of a module it imports.
 
     Parameters
     ----------

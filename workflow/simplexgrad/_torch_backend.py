@@ -1,25 +1,23 @@
 """The PyTorch branch of :mod:`simplexgrad.backend`: input gradients with torch autograd.
 
-It serves any ``torch.nn.Module``, a Keras 3 model on the torch backend included (one is a module).
-:mod:`simplexgrad.backend` imports this module only when such a model is given, so nothing else in the
-library imports torch.
+It serves any ``torch.nn.Module``, a Keras 3 model on the torch backend included (one is a module);
+:mod:`simplexgrad.backend` decides what is differentiated (the ``forward`` callable) and imports this
+module only when such a model is given, so nothing else in the library imports torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["input_gradients", "module_placement"]
+from simplexgrad._arrays import GradientFunction, Target
 
-GradientFunction = Callable[[np.ndarray], np.ndarray]
-Target = Callable[[Any], Any]
+__all__ = ["input_gradients", "module_placement"]
 
 
 def module_placement(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -38,12 +36,13 @@ def module_placement(module: torch.nn.Module) -> tuple[torch.device, torch.dtype
 @contextlib.contextmanager
 def input_gradients(
     module: torch.nn.Module,
+    forward: Callable[[torch.Tensor], Any],
     sample: np.ndarray,
     class_index: int = 0,
-    output: str = "probability",
     target: Target | None = None,
 ) -> Iterator[GradientFunction]:
-    """Context in which ``module`` runs in eval mode; yields ``f(batch) -> input gradients``.
+    """Context in which ``module`` runs in eval mode; yields ``f(batch) -> input gradients`` of
+    ``forward`` (``module`` itself, or the scoring function :mod:`simplexgrad.backend` chose for it).
 
     On entry every submodule is put in eval mode (dropout off, batch-norm running statistics) and one
     forward pass on ``sample`` (a few inputs in the layout the module takes) checks that the module takes
@@ -53,7 +52,6 @@ def input_gradients(
     each input's gradient depends only on that input, because the module is in eval mode. Everything but
     that gradient call runs under ``torch.no_grad``.
     """
-    forward = _forward(module, output)
     device, dtype = module_placement(module)
     flags = [(submodule, submodule.training) for submodule in module.modules()]
     module.eval()
@@ -64,24 +62,6 @@ def input_gradients(
     finally:
         for submodule, training in flags:
             submodule.training = training
-
-
-def _forward(module: torch.nn.Module, output: str) -> Callable[[torch.Tensor], Any]:
-    keras = sys.modules.get("keras")  # not imported: the module cannot be a Keras model
-    if keras is not None and isinstance(module, keras.Model):  # Keras on torch: training=False
-        from simplexgrad.backend import scoring_model
-
-        scorer = scoring_model(module, output)
-        return lambda inputs: scorer(inputs, training=False)
-    if output == "logit":
-        raise ValueError(
-            "output='logit' applies to Keras models that end in a sigmoid or softmax; a torch module is "
-            "differentiated as it returns its outputs (logits if it returns logits): return the logits from "
-            "the module, or pick them with target="
-        )
-    if output != "probability":
-        raise ValueError(f"output must be 'probability' or 'logit'; got {output!r}")
-    return module
 
 
 def _as_input(batch: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

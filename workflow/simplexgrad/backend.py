@@ -1,11 +1,12 @@
 """Every backend-specific branch of simplexgrad: seeds, CPU threads, model loading and input gradients.
 
 Keras 3 models run on the TensorFlow backend (the default) or on JAX. Attribution also takes PyTorch
-models: :func:`attribution_gradients` sends a ``torch.nn.Module`` (a Keras 3 model on the torch backend is
-one) to torch autograd in the private :mod:`simplexgrad._torch_backend`, imported only then: nothing
-imports torch unless a torch model is given, and Keras is imported where it is used, so a plain torch
-module never loads it. The rest of the library works on NumPy arrays and ``keras.ops`` and calls into
-this module; the whole-ensemble trainer (:mod:`simplexgrad.ensemble`) is a JAX program by design.
+models: :func:`attribution_gradients` decides what a ``torch.nn.Module`` (a Keras 3 model on the torch
+backend is one) is differentiated through and sends it to torch autograd in the private
+:mod:`simplexgrad._torch_backend`, imported only then: nothing imports torch unless a torch model is
+given, and Keras is imported where it is used, so a plain torch module never loads it. The rest of the
+library works on NumPy arrays and ``keras.ops`` and calls into this module; the whole-ensemble trainer
+(:mod:`simplexgrad.training.ensemble`) is a JAX program by design.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simplexgrad._arrays import GradientFunction, OutputKind, Target
 from simplexgrad._optional import needs
 
 if TYPE_CHECKING:  # keras is imported where it is used, so a torch model never loads it (nor TensorFlow)
@@ -36,10 +38,6 @@ __all__ = [
     "differentiable_input_gradient",
     "training_mode_input_gradient",
 ]
-
-OutputKind = Literal["probability", "logit"]
-GradientFunction = Callable[[np.ndarray], np.ndarray]
-Target = Callable[[Any], Any]  # model outputs -> (N,) scores, in the model's tensor type
 
 # Compiled functions per model, so repeated calls do not trace again; they read the model's current
 # weights at every call, so a cached function stays right after further training. A logit function
@@ -183,12 +181,30 @@ def attribution_gradients(
         ``f(x)`` with ``x`` a NumPy batch in the model's layout, returning gradients of the same shape.
     """
     if is_torch_model(model):
-        from simplexgrad._torch_backend import input_gradients
+        from simplexgrad._torch_backend import input_gradients  # here: only a torch model loads torch
 
-        with input_gradients(model, sample, class_index, output, target) as gradient:
+        with input_gradients(model, _torch_forward(model, output), sample, class_index, target) as gradient:
             yield gradient
     else:
         yield input_gradient_function(model, class_index, output, target)
+
+
+def _torch_forward(module: Any, output: OutputKind) -> Callable[[Any], Any]:
+    """What a torch module's input gradient differentiates: a Keras model on the torch backend through
+    :func:`scoring_model` in inference mode, any other module as it returns its outputs."""
+    keras = sys.modules.get("keras")  # not imported: the module cannot be a Keras model
+    if keras is not None and isinstance(module, keras.Model):  # Keras on torch: training=False
+        scorer = scoring_model(module, output)
+        return lambda inputs: scorer(inputs, training=False)
+    if output == "logit":
+        raise ValueError(
+            "output='logit' applies to Keras models that end in a sigmoid or softmax; a torch module is "
+            "differentiated as it returns its outputs (logits if it returns logits): return the logits from "
+            "the module, or pick them with target="
+        )
+    if output != "probability":
+        raise ValueError(f"output must be 'probability' or 'logit'; got {output!r}")
+    return module
 
 
 def input_gradient_function(

@@ -34,31 +34,61 @@ from simplexgrad._process import (
     stop_requested,
     stops_at_safe_points,
 )
-from simplexgrad.download import DownloadError
+from simplexgrad.data.download import DownloadError
+from simplexgrad.io import check_output_path
 
 log = logging.getLogger("simplexgrad")
 
 # subcommand -> (library function, one-line summary); figure functions come from simplexgrad.figures.
+# Each function is named after its subcommand (snake_case), with a suffix naming what it works on where
+# the bare name is taken (``correct`` is the array function, ``correct_file`` the command's).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synthetic": ("simplexgrad.synthetic:write_synthetic_dataset", "the billboard dataset with ground truth"),
-    "train": ("simplexgrad.training:train_to_directory", "train one model with the paper's recipe"),
-    "train-ensemble": ("simplexgrad.ensemble:train_ensemble", "train same-shape models as one JAX program"),
-    "import-weights": ("simplexgrad.models:import_weights_file", "a Keras 2 weights file as a .keras model"),
-    "attribute": ("simplexgrad.attribution:attribute_file", "raw and corrected attribution maps"),
-    "evaluate": ("simplexgrad.evaluation:evaluate_file", "interpretability and angle tables of one map file"),
-    "collect": ("simplexgrad.evaluation:collect_tables", "concatenate tidy TSV tables with equal columns"),
-    "summarize": ("simplexgrad.evaluation:summarize_file", "before/after summary with Wilcoxon tests"),
-    "summarize-study": ("simplexgrad.studies:summarize_study", "tables of a training study"),
-    "download": ("simplexgrad.download:download_file", "fetch one file with retries and md5 and gzip checks"),
-    "prepare-genome": ("simplexgrad.genome:prepare_genome", "decompress a FASTA.gz and index it (.fai)"),
-    "encode-manifest": ("simplexgrad.portal:resolve_manifest_file", "resolve the ENCODE table on the portal"),
-    "encode-dataset": ("simplexgrad.encode:write_encode_dataset", "TF-peak vs DNase windows of one TF"),
-    "invivo-ensemble": ("simplexgrad.invivo:analyse_ensemble", "an ensemble's maps, angles and AUROC"),
-    "correct": ("simplexgrad.maps:correct_file", "correct any attribution file (.npy, .npz, .h5)"),
-    "angles": ("simplexgrad.maps:model_angles", "how far any Keras model's saliency leans off the simplex"),
-    "modisco": ("simplexgrad.modisco:discover_motifs", "tfmodisco-lite motifs of raw or corrected maps"),
-    "scorecard": ("simplexgrad.scorecard:write_scorecard", "the paper's claims against a run's tables"),
-    "reproduction-record": ("simplexgrad.reproduction:write_record", "docs/reproduction.md from a scorecard"),
+    "synthetic": ("simplexgrad.data.synthetic:synthetic_dataset", "the billboard dataset with ground truth"),
+    "train": ("simplexgrad.training.single:train_to_directory", "train one model with the paper's recipe"),
+    "train-ensemble": (
+        "simplexgrad.training.ensemble:train_ensemble",
+        "train same-shape models as one JAX program",
+    ),
+    "import-weights": (
+        "simplexgrad.training.models:import_weights_file",
+        "a Keras 2 weights file as a .keras model",
+    ),
+    "attribute": ("simplexgrad.attribution.methods:attribute_file", "raw and corrected attribution maps"),
+    "evaluate": (
+        "simplexgrad.studies.evaluation:evaluate_file",
+        "interpretability and angle tables of one map file",
+    ),
+    "collect": ("simplexgrad.tables:collect_tables", "concatenate tidy TSV tables with equal columns"),
+    "summarize": (
+        "simplexgrad.studies.evaluation:summarize_file",
+        "before/after summary with Wilcoxon tests",
+    ),
+    "summarize-study": ("simplexgrad.studies.training_study:summarize_study", "tables of a training study"),
+    "download": (
+        "simplexgrad.data.download:download_file",
+        "fetch one file with retries and md5 and gzip checks",
+    ),
+    "prepare-genome": ("simplexgrad.data.genome:prepare_genome", "decompress a FASTA.gz and index it (.fai)"),
+    "encode-manifest": ("simplexgrad.data.portal:encode_manifest", "resolve the ENCODE table on the portal"),
+    "encode-dataset": ("simplexgrad.data.encode:encode_dataset", "TF-peak vs DNase windows of one TF"),
+    "invivo-ensemble": ("simplexgrad.studies.invivo:invivo_ensemble", "an ensemble's maps, angles and AUROC"),
+    "correct": (
+        "simplexgrad.attribution.maps:correct_file",
+        "correct any attribution file (.npy, .npz, .h5)",
+    ),
+    "angles": (
+        "simplexgrad.studies.model_angles:angles",
+        "how far any Keras model's saliency leans off the simplex",
+    ),
+    "modisco": ("simplexgrad.studies.modisco:modisco_file", "tfmodisco-lite motifs of raw or corrected maps"),
+    "scorecard": (
+        "simplexgrad.studies.scorecard:scorecard_file",
+        "the paper's claims against a run's tables",
+    ),
+    "reproduction-record": (
+        "simplexgrad.studies.reproduction:reproduction_record",
+        "docs/reproduction.md from a scorecard",
+    ),
     "figure": ("", "draw one figure of the study (PDF and PNG)"),
 }
 # subcommand -> the extra of simplexgrad it needs (None: the core install, NumPy and h5py). Each command's
@@ -154,7 +184,7 @@ def _parse(argv: list[str]) -> tuple[Callable, dict]:
 
 
 def _parse_figure(argv: list[str]) -> tuple[Callable, dict]:
-    from simplexgrad.figures import FIGURES
+    from simplexgrad.figures import FIGURES  # here: the figures need the workflow extra (checked first)
 
     parser = _parser("simplexgrad figure", COMMANDS["figure"][1])
     names = parser.add_subparsers(dest="name", required=True, metavar="FIGURE")
@@ -179,8 +209,6 @@ def check_outputs(function: Callable, arguments: dict) -> None:
     (a folder when its name ends in ``_dir`` or its help says folder), a folder where a file goes (or a
     file where a folder goes), a parent that is a file or not writable, a suffix other than the one its
     help names (``(.npz)``; ``out_pdf`` .pdf, ``out_png`` .png), and two outputs at one path."""
-    from simplexgrad.io import check_output_path
-
     helps = parameter_help(function)
     seen: dict[str, str] = {}
     for name, value in arguments.items():

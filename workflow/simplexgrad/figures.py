@@ -1,5 +1,6 @@
-"""The study's figures from its files: each function reads its inputs, prepares them with the library and
-draws them with the :mod:`simplexgrad.plots` function of the same name.
+"""The study's figures from its files: each function reads its inputs, prepares them with the library
+(the patch a figure frames included) and draws them with the :mod:`simplexgrad.plots` function of the
+same name.
 
 :data:`FIGURES` maps a figure's name to its function; the name is also the file stem, the figure of the
 Snakemake rule that makes it and the ``simplexgrad figure NAME`` subcommand.
@@ -14,14 +15,47 @@ import numpy as np
 from simplexgrad._optional import needs
 
 with needs("workflow", "simplexgrad.figures"):
-    import pandas as pd
-
-    from simplexgrad import io, plots, plots_invivo, plots_training
+    from simplexgrad import io, plots
     from simplexgrad.correction import simplex_angle
-    from simplexgrad.evaluation import ground_truth_of, patch_start, peak_start, pooled_positions
-    from simplexgrad.metrics import grad_times_input, information_content
+    from simplexgrad.io import ground_truth_of
+    from simplexgrad.metrics import grad_times_input, information_content, motif_positions
+    from simplexgrad.studies.evaluation import pooled_positions
+    from simplexgrad.studies.modisco import recovery_counts
+    from simplexgrad.tables import read_table, read_tables
 
-__all__ = ["FIGURES"]
+__all__ = ["FIGURES", "patch_start", "peak_start"]
+
+
+def patch_start(information: np.ndarray, width: int, margin: int = 10) -> int:
+    """Start of a ``width``-position patch that shows a sequence's first motif ``margin`` positions in.
+
+    Parameters
+    ----------
+    information : numpy.ndarray
+        ``(L,)`` information content of one sequence's ground truth (bits).
+    width, margin : int
+        Patch width and how far before the first motif position it starts (clipped to the sequence).
+
+    Returns
+    -------
+    int
+        ``start`` with ``0 <= start <= L - width`` (0 without motif positions).
+    """
+    length = len(information)
+    if not 1 <= width <= length:
+        raise ValueError(f"patch width must be in [1, {length}]; got {width}")
+    motif = np.flatnonzero(motif_positions(information))
+    first = motif[0] if len(motif) else margin
+    return int(np.clip(first - margin, 0, length - width))
+
+
+def peak_start(scores: np.ndarray, width: int) -> int:
+    """Start of a ``width``-position patch centred on the largest ``|score|`` of a ``(L,)`` track,
+    clipped to the sequence."""
+    length = len(scores)
+    if not 1 <= width <= length:
+        raise ValueError(f"patch width must be in [1, {length}]; got {width}")
+    return int(np.clip(int(np.argmax(np.abs(scores))) - width // 2, 0, length - width))
 
 
 def fig2_interpretability(metrics: str, method: str, out_pdf: str, out_png: str) -> None:
@@ -36,7 +70,7 @@ def fig2_interpretability(metrics: str, method: str, out_pdf: str, out_png: str)
     out_pdf, out_png : str
         Figure files to write.
     """
-    plots.save_figure(plots.fig2_interpretability(_read(metrics), method), out_pdf, out_png)
+    plots.save_figure(plots.fig2_interpretability(read_table(metrics), method), out_pdf, out_png)
 
 
 def fig2_correction(metrics: str, method: str, out_pdf: str, out_png: str) -> None:
@@ -51,7 +85,7 @@ def fig2_correction(metrics: str, method: str, out_pdf: str, out_png: str) -> No
     out_pdf, out_png : str
         Figure files to write.
     """
-    plots.save_figure(plots.fig2_correction(_read(metrics), method), out_pdf, out_png)
+    plots.save_figure(plots.fig2_correction(read_table(metrics), method), out_pdf, out_png)
 
 
 def fig3a_patch(
@@ -168,7 +202,7 @@ def fig4a_large_angles(angles: str, out_pdf: str, out_png: str, method: str = "s
     method : str
         Attribution method to show.
     """
-    plots.save_figure(plots.fig4a_large_angles(_read(angles), method), out_pdf, out_png)
+    plots.save_figure(plots.fig4a_large_angles(read_table(angles), method), out_pdf, out_png)
 
 
 def modisco_recovery(motifs: str, out_pdf: str, out_png: str, similarity_threshold: float = 0.8) -> None:
@@ -189,7 +223,8 @@ def modisco_recovery(motifs: str, out_pdf: str, out_png: str, similarity_thresho
     similarity_threshold : float
         Pearson r between a pattern's PPM and a planted PWM that counts the motif as recovered.
     """
-    plots.save_figure(plots.modisco_recovery(_read(motifs), similarity_threshold), out_pdf, out_png)
+    counts = recovery_counts(read_table(motifs), similarity_threshold=similarity_threshold)
+    plots.save_figure(plots.modisco_recovery(counts, similarity_threshold), out_pdf, out_png)
 
 
 def fig3b_invivo_patch(
@@ -230,7 +265,7 @@ def fig3b_invivo_patch(
     raw = maps["raw"][sequence]
     width = min(width, len(raw))
     scores = grad_times_input(average["raw"][sequence : sequence + 1], maps["x"][sequence : sequence + 1])[0]
-    figure = plots_invivo.fig3b_invivo_patch(
+    figure = plots.fig3b_invivo_patch(
         raw,
         maps["corrected"][sequence],
         average["raw"][sequence],
@@ -263,8 +298,8 @@ def fig3e_ensemble_difference(
     out_pdf, out_png : str
         Figure files to write.
     """
-    figure = plots_invivo.fig3e_ensemble_difference(
-        _read_all(histograms), _read_all(differences), plots.model_label(architecture, activation)
+    figure = plots.fig3e_ensemble_difference(
+        read_tables(histograms), read_tables(differences), plots.model_label(architecture, activation)
     )
     plots.save_figure(figure, out_pdf, out_png)
 
@@ -284,7 +319,7 @@ def appfig10_ensemble_angles(
         Figure files to write.
     """
     title = plots.model_label(architecture, activation)
-    plots.save_figure(plots_invivo.appfig10_ensemble_angles(_read_all(histograms), title), out_pdf, out_png)
+    plots.save_figure(plots.appfig10_ensemble_angles(read_tables(histograms), title), out_pdf, out_png)
 
 
 def fig4b_invivo_large_angles(
@@ -309,10 +344,10 @@ def fig4b_invivo_large_angles(
     synthetic_angles : str or None
         The synthetic study's angles.tsv; its saliency rows of the model type give the dashed lines.
     """
-    table = _read_all(sequence_angles)
+    table = read_tables(sequence_angles)
     synthetic = None
     if synthetic_angles:
-        reference = _read(synthetic_angles)
+        reference = read_table(synthetic_angles)
         columns = [column for column in table.columns if column.startswith("percent_above_")]
         missing = sorted(set(columns) - set(reference.columns))
         if missing:
@@ -324,7 +359,7 @@ def fig4b_invivo_large_angles(
         ]
         synthetic = rows[columns].mean() if len(rows) else None
     title = plots.model_label(architecture, activation)
-    figure = plots_invivo.fig4b_invivo_large_angles(table, synthetic, title)
+    figure = plots.fig4b_invivo_large_angles(table, synthetic, title)
     plots.save_figure(figure, out_pdf, out_png)
 
 
@@ -343,7 +378,7 @@ def invivo_large_angle_histograms(
         Figure files to write.
     """
     title = plots.model_label(architecture, activation)
-    figure = plots_invivo.invivo_large_angle_histograms(_read_all(sequence_angles), title)
+    figure = plots.invivo_large_angle_histograms(read_tables(sequence_angles), title)
     plots.save_figure(figure, out_pdf, out_png)
 
 
@@ -351,7 +386,7 @@ def _training_study(name: str, title: str) -> Callable[..., None]:
     """The figure function of a training study: the per-model table in, the figure of ``name`` out."""
 
     def draw(summary: str, out_pdf: str, out_png: str) -> None:
-        plots.save_figure(getattr(plots_training, name)(_read(summary)), out_pdf, out_png)
+        plots.save_figure(getattr(plots, name)(read_table(summary)), out_pdf, out_png)
 
     draw.__name__ = name
     draw.__doc__ = f"""{title}
@@ -370,14 +405,6 @@ fig4c_init_study = _training_study("fig4c_init_study", "Fig 4c: initialisation s
 appfig14_init_study = _training_study("appfig14_init_study", "App. Fig 14: Fig 4c per model type.")
 fig4d_angle_penalty = _training_study("fig4d_angle_penalty", "Fig 4d: angle penalty vs angles and AUROC.")
 appfig15_angle_penalty = _training_study("appfig15_angle_penalty", "App. Fig 15: Fig 4d per model type.")
-
-
-def _read(path: str) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t")
-
-
-def _read_all(paths: list[str]) -> pd.DataFrame:
-    return pd.concat([_read(path) for path in paths], ignore_index=True)
 
 
 FIGURES: dict[str, Callable[..., None]] = {

@@ -40,6 +40,7 @@ __all__ = [
     "check_output_path",
     "save_attributions",
     "load_attributions",
+    "ground_truth_of",
 ]
 
 SPLITS = ("train", "valid", "test")
@@ -330,3 +331,11 @@ def load_attributions(path: str | os.PathLike) -> dict:
         as_sequences(contents[key], f"{path}:{key}", dtype=None)
     contents["params"] = json.loads(str(contents["params"]))
     return contents
+
+
+def ground_truth_of(attributions: Mapping, data: str) -> np.ndarray:
+    """The ground-truth probabilities ``(N, L, 4)`` of the sequences in an attribution file."""
+    split = load_split(data, attributions["params"]["split"])
+    if split.ground_truth_probs is None:
+        raise ValueError(f"{data}: no ground-truth sequence models (model_* keys); is it synthetic data?")
+    return split.ground_truth_probs[attributions["indices"]]

@@ -21,6 +21,7 @@ with needs("workflow", "simplexgrad.metrics"):
     from simplexgrad.correction import correct, simplex_angle
 
 __all__ = [
+    "METRICS",
     "MOTIF_INFORMATION",
     "BACKGROUND_INFORMATION",
     "information_content",
@@ -36,6 +37,8 @@ __all__ = [
     "ensemble_difference_by_angle",
 ]
 
+# The interpretability metrics of a map against the ground truth, named as the tables' columns.
+METRICS = ("cosine", "auroc", "aupr")
 # Information content (bits) above which a position is a motif position for AUROC/AUPR labels (paper).
 MOTIF_INFORMATION = 0.1
 # At or below this information content (bits) a position is background: the uniform 1/A model.

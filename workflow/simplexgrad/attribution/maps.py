@@ -1,0 +1,255 @@
+"""Attribution maps from any tool: reading and writing them as files, and correcting them.
+
+Files are ``.npy``, ``.npz`` (a named array) or HDF5 (``.h5``/``.hdf5``, a dataset path). The layout is
+always given, never guessed (a sequence can have 4 positions): ``NLA`` is ``(N, L, A)`` (Keras, this
+project) and ``NAL`` is ``(N, A, L)`` (PyTorch, tangermeme, tfmodisco-lite).
+
+Everything here needs only NumPy and h5py (the core install); how far a model's saliency leans off the
+simplex is :func:`simplexgrad.studies.model_angles.angles`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import zipfile
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from simplexgrad._arrays import ALPHABET_AXIS, Layout, as_layout, check_finite, check_one_hot
+from simplexgrad.correction import (
+    ANGLE_THRESHOLDS,
+    angle_statistics,
+    check_thresholds,
+    correct,
+)
+from simplexgrad.io import atomic_output, check_output_path, open_hdf5, read_dataset
+
+__all__ = ["HDF5_SUFFIXES", "read_array", "write_array_like", "to_nla", "correct_file", "write_tsv"]
+
+log = logging.getLogger(__name__)
+
+HDF5_SUFFIXES = (".h5", ".hdf5")
+
+
+def read_array(path: str | os.PathLike, key: str | None = None) -> tuple[np.ndarray, str]:
+    """An array and the key it was read under from a ``.npy``, ``.npz`` or HDF5 file.
+
+    ``key`` names the ``.npz`` array (default: the only one) or the HDF5 dataset path (required when the
+    file holds several datasets); it is ignored for ``.npy``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False), ""
+        except (ValueError, EOFError, OSError) as error:
+            raise ValueError(f"{path}: not a readable .npy file ({_reason(error)})") from None
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise ValueError(f"{path}: not a readable .npz file ({_reason(error)})") from None
+        key = _choose_key(path, list(arrays), key)
+        return arrays[key], key
+    if suffix in HDF5_SUFFIXES:
+        with open_hdf5(path) as handle:
+            datasets: list[str] = []
+            handle.visititems(
+                lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None
+            )
+            key = _choose_key(path, datasets, key)
+            return read_dataset(handle, key, path), key
+    raise ValueError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .h5 or .hdf5")
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def check_same_format(source: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Refuse an output whose suffix names another format than ``source``'s (``.h5`` and ``.hdf5`` are
+    one format): :func:`write_array_like` writes the input's format, and a name that says otherwise
+    would mislead every later reader."""
+    given, wanted = Path(out).suffix.lower(), Path(source).suffix.lower()
+    if (given in HDF5_SUFFIXES and wanted in HDF5_SUFFIXES) or given == wanted:
+        return
+    expected = "an .h5 or .hdf5" if wanted in HDF5_SUFFIXES else f"a {wanted}"
+    raise ValueError(
+        f"--out {out}: {expected} file is written, like --in {Path(source).name}; "
+        f"name it so, and convert it afterwards if you need {given or 'no suffix'}"
+    )
+
+
+def _choose_key(path: Path, keys: list[str], key: str | None) -> str:
+    if key is None:
+        if len(keys) != 1:
+            raise ValueError(f"{path} holds {len(keys)} arrays {keys[:10]}; name one with --key")
+        return keys[0]
+    if key not in keys:
+        raise ValueError(f"{path} has no array {key!r}; it has {keys[:10]}")
+    return key
+
+
+def write_array_like(source: str | os.PathLike, out: str | os.PathLike, key: str, array: np.ndarray) -> None:
+    """Write ``out`` in the format of ``source`` with ``array`` in place of ``source``'s array ``key``;
+    the other arrays of an ``.npz`` or HDF5 file are copied unchanged. Atomic."""
+    check_same_format(source, out)
+    suffix = Path(source).suffix.lower()
+    with atomic_output(out) as temporary:
+        if suffix == ".npy":
+            with open(temporary, "wb") as handle:  # a path without .npy would get one appended
+                np.save(handle, array)
+        elif suffix == ".npz":
+            with np.load(source, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            with open(temporary, "wb") as handle:
+                np.savez(handle, **{**arrays, key: array})
+        else:
+            shutil.copyfile(source, temporary)
+            with h5py.File(temporary, "r+") as handle:
+                attributes = dict(handle[key].attrs)
+                del handle[key]
+                handle.create_dataset(key, data=array)
+                handle[key].attrs.update(attributes)
+
+
+def to_nla(array: np.ndarray, layout: Layout, name: str, alphabet_size: int = 4) -> np.ndarray:
+    """A ``(N, L, A)`` view of a map or one-hot array given in ``layout``, after checking its rank, its
+    alphabet axis and that it is finite."""
+    if layout not in ALPHABET_AXIS:
+        raise ValueError(f"layout must be NLA or NAL; got {layout!r}")
+    if array.ndim != 3:
+        raise ValueError(f"{name} must be 3-D ({layout}); got shape {array.shape}")
+    if array.shape[ALPHABET_AXIS[layout]] != alphabet_size:
+        other = "NAL" if layout == "NLA" else "NLA"
+        hint = (
+            f"it looks like {other}: pass --layout {other} (layout='{other}')"
+            if array.shape[ALPHABET_AXIS[other]] == alphabet_size
+            else f"is --alphabet-size {alphabet_size} right?"
+        )
+        raise ValueError(
+            f"{name} has shape {array.shape}: its alphabet axis ({layout}, axis {ALPHABET_AXIS[layout]}) "
+            f"should have {alphabet_size} letters; {hint}"
+        )
+    if array.shape[0] == 0 or array.shape[1 + (layout == "NAL")] == 0:
+        raise ValueError(f"{name} holds no maps (shape {array.shape}): nothing to correct")
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name} is not numeric (dtype {array.dtype})")
+    check_finite(array, name)
+    return as_layout(array, layout)
+
+
+def correct_file(
+    in_: str,
+    out: str,
+    key: str | None = None,
+    layout: Layout = "NLA",
+    alphabet_size: int = 4,
+    one_hot: str | None = None,
+    one_hot_key: str | None = None,
+    report: str | None = None,
+    thresholds: list[float] | None = None,
+) -> dict[str, np.ndarray]:
+    """Correct an attribution file of any tool: g - mean over the alphabet, same format and layout.
+
+    Parameters
+    ----------
+    in_ : str
+        Attribution maps (.npy, .npz or .h5) of gradients or averaged gradients.
+    out : str
+        File to write, in the input's format (same suffix: .npy, .npz, .h5/.hdf5) and layout.
+    key : str or None
+        Array of an .npz (default: the only one) or dataset path of an .h5 file.
+    layout : {'NLA', 'NAL'}
+        NLA is (N, L, A) (Keras, this project); NAL is (N, A, L) (PyTorch, tangermeme, tfmodisco-lite).
+    alphabet_size : int
+        Letters of the alphabet (4 for DNA, 20 for protein).
+    one_hot : str or None
+        The one-hot sequences, to check that they match the maps' shape and layout.
+    one_hot_key : str or None
+        Array or dataset of --one-hot (default: the only one).
+    report : str or None
+        TSV to write: per-sequence angle statistics of the input maps.
+    thresholds : list of float or None
+        Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The per-sequence statistics, one ``(N,)`` column each (the report's columns, in its order):
+        ``sequence``, the mean absolute angle, % of positions above each threshold, % with a zero gradient,
+        and the share of each map's squared norm that the correction removed.
+    """
+    if alphabet_size < 2:
+        raise ValueError(f"--alphabet-size must be >= 2; got {alphabet_size}")
+    statistics_thresholds = list(thresholds or ANGLE_THRESHOLDS)
+    check_thresholds(statistics_thresholds)
+    check_same_format(in_, out)
+    check_output_path(out, "--out")
+    if report is not None:
+        check_output_path(report, "--report")
+        if Path(report).resolve() == Path(out).resolve():
+            raise ValueError(f"--report {report}: is also --out")
+    maps, key = read_array(in_, key)
+    view = to_nla(maps, layout, f"{in_}:{key}" if key else str(in_), alphabet_size)
+    if one_hot is not None:
+        sequences, sequence_key = read_array(one_hot, one_hot_key)
+        if sequences.shape != maps.shape:
+            raise ValueError(
+                f"{one_hot} has shape {sequences.shape} but {in_} has {maps.shape}: the maps and the "
+                f"sequences must share the layout ({layout})"
+            )
+        check_one_hot(to_nla(sequences, layout, str(one_hot), alphabet_size), str(one_hot))
+    dtype = maps.dtype if np.issubdtype(maps.dtype, np.floating) else np.float32
+    corrected = correct(view.astype(dtype, copy=False), axis=-1, alphabet_size=alphabet_size)
+    # Everything that can fail on the input is done before the first file is written.
+    table = {
+        "sequence": np.arange(len(view)),
+        **angle_statistics(view, statistics_thresholds, alphabet_size=alphabet_size),
+    }
+    means = {name: column[~np.isnan(column)] for name, column in table.items() if name != "sequence"}
+    summary = ", ".join(f"{name} {kept.mean() if kept.size else np.nan:.3g}" for name, kept in means.items())
+    log.info("%d maps: %s", len(view), summary)
+    with contextlib.ExitStack() as outputs:
+        # The report's temporary file exists before the maps are written and is renamed after them:
+        # a report that cannot be written leaves no corrected maps behind.
+        report_file = outputs.enter_context(atomic_output(report)) if report is not None else None
+        write_array_like(in_, out, key, as_layout(corrected, layout))
+        if report_file is not None:
+            write_tsv(table, report_file)
+    return table
+
+
+def write_tsv(columns: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write ``(N,)`` columns as a TSV with a header, as :func:`simplexgrad.tables.write_table` does
+    (floats to 6 significant digits, NaN as an empty field) without pandas.
+
+    Parameters
+    ----------
+    columns : dict of str to numpy.ndarray
+        Column name to ``(N,)`` values, all of one length.
+    path : str or os.PathLike
+        File to write (overwritten).
+    """
+    arrays = [np.asarray(column) for column in columns.values()]
+    if len({len(array) for array in arrays}) > 1:
+        raise ValueError(f"{path}: columns of different lengths {[len(array) for array in arrays]}")
+
+    def text(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.6g}"
+        return str(value)
+
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\t".join(columns) + "\n")
+        for row in zip(*arrays):
+            handle.write("\t".join(text(value) for value in row) + "\n")

@@ -192,6 +192,18 @@ def _progress(task: str, every: float = PROGRESS_EVERY_S) -> Iterator[None]:
     log.info("%s: done in %.1f s", task, time.perf_counter() - started)
 
 
+def _cache_modisco_kernels() -> None:
+    """Turn on numba's on-disk cache for tfmodisco-lite's kernels (and compile them in forked children
+    where the thread budget allows), so that a second run loads them instead of compiling for about a
+    minute. It must run before :func:`_progress` starts its thread: ``precompile.start()`` does nothing,
+    caching included, once another thread runs, and tfmodisco-lite's own call comes too late."""
+    try:
+        from modiscolite import precompile
+    except ImportError:  # releases without the precompile module compile on every run
+        return
+    precompile.start()
+
+
 def run_modisco(
     one_hot: np.ndarray,
     maps: np.ndarray,
@@ -236,6 +248,7 @@ def run_modisco(
     settings.update(max_seqlets_per_metacluster=max_seqlets, target_seqlet_fdr=target_fdr, **_MODISCO_FIXED)
     sequences, hypothetical = np.ascontiguousarray(x[rows]), np.ascontiguousarray(hypothetical[rows])
     task = f"tfmodisco-lite on {len(rows)} sequences of length {x.shape[1]}"
+    _cache_modisco_kernels()
     with _progress(task):
         pos, neg = tfmodisco.TFMoDISco(one_hot=sequences, hypothetical_contribs=hypothetical, **settings)
     run = ModiscoRun(list(pos or []), list(neg or []), rows.astype(np.int64), int(x.shape[1]))

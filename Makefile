@@ -16,7 +16,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 QUICK_CONFIG ?= config/quick.yaml
 
-.PHONY: setup setup-run test test-stress lint run report benchmark clean-venv bedtools docs
+.PHONY: setup setup-run test test-fast test-stress lint run report benchmark clean-venv bedtools docs
 
 .PRECIOUS: $(VENV)/.installed-%
 
@@ -44,8 +44,15 @@ bedtools:
 lint: setup
 	$(BIN)/ruff check workflow tests benchmarks
 
+# One pytest worker per core, each test module whole on one worker: a module's shared fixtures (a tiny
+# workflow run, the Slurm cluster, the wheels) are made once.
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
+
+# While editing: the unit and property tests, without the tests marked slow (workflow runs, training, Slurm,
+# wheels, stop signals).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 # The stop-signal tests at full strength: 20 stopped training runs per backend instead of 6 (about 10 min).
 test-stress: setup

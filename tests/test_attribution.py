@@ -163,6 +163,7 @@ JAX_SALIENCY = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_tensorflow_and_jax_give_the_same_saliency(tmp_path, rng):
     model = small_cnn(seed=7)
     x = random_onehot(rng, 8, 30)

@@ -148,6 +148,7 @@ def write_dataset(path, x, y):
 # Bad data files for `attribute` (NaN, not one-hot, short labels, no rows): the table of tests/test_errors.py.
 
 
+@pytest.mark.slow
 def test_a_single_class_dataset_is_refused_before_training(tmp_path, rng):
     data = write_dataset(tmp_path / "one_class.h5", random_onehot(rng, 20, 200), np.ones((20, 1), np.float32))
     # in a subprocess, as Snakemake runs it: no traceback reaches the log
@@ -205,6 +206,7 @@ def test_library_refuses_empty_inputs_and_nan_thresholds(model32):
         large_angle_fraction(np.zeros((2, 5)), thresholds=[np.nan])
 
 
+@pytest.mark.slow
 def test_sigterm_removes_the_partial_output_and_a_rerun_removes_stale_ones(tmp_path):
     # decompressing 400 MB of gzip takes a few seconds: time to catch the partial file
     compressed = tmp_path / "genome.fa.gz"

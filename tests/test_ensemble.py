@@ -263,6 +263,7 @@ def model_without_dropout(weights):
     return model
 
 
+@pytest.mark.slow
 def test_both_engines_and_both_backends_compute_the_same_penalised_loss(tmp_path, rng):
     # About 20 s (most of it importing JAX in the subprocess).
     x = np.eye(4, dtype="float32")[rng.integers(0, 4, (64, 200))]
@@ -288,6 +289,7 @@ def test_both_engines_and_both_backends_compute_the_same_penalised_loss(tmp_path
 # --- The JAX engine (one subprocess, shared by the tests below) --------------------------------------
 
 
+@pytest.mark.slow
 def test_each_first_layer_width_is_its_own_group(jax_side):
     for width in (8, 12):
         folder = jax_side / "widths" / f"f{width}_s5"
@@ -297,6 +299,7 @@ def test_each_first_layer_width_is_its_own_group(jax_side):
         assert load_model(folder / "model.keras").get_layer("conv1").kernel.shape == (19, 4, width)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["schedules", "penalty"])
 def test_vmapped_members_equal_members_trained_one_at_a_time(jax_side, name):
     arrays, histories = load_comparison(jax_side, name)
@@ -323,6 +326,7 @@ def test_vmapped_members_equal_members_trained_one_at_a_time(jax_side, name):
         np.testing.assert_allclose(group["val_auroc"], alone["val_auroc"], atol=1e-2)
 
 
+@pytest.mark.slow
 def test_each_member_follows_its_own_schedule(jax_side):
     _, histories = load_comparison(jax_side, "schedules")
     learning, *_, diverged = [pd.DataFrame(history) for history in histories["group"]]
@@ -339,6 +343,7 @@ def test_each_member_follows_its_own_schedule(jax_side):
         np.testing.assert_allclose(history["learning_rate"], rates, rtol=1e-7)
 
 
+@pytest.mark.slow
 def test_saved_members_are_single_runs_with_best_weights(jax_side, dataset):
     valid = load_split(dataset, "valid")
     for seed in SEEDS:
@@ -374,6 +379,7 @@ def test_saved_members_are_single_runs_with_best_weights(jax_side, dataset):
         assert auroc == pytest.approx(best["val_auroc"], abs=2e-3)
 
 
+@pytest.mark.slow
 def test_saved_members_give_the_same_saliency_under_both_backends(jax_side, dataset):
     x = load_split(dataset, "test").x[:64]
     for seed in SEEDS:
@@ -389,6 +395,7 @@ def same_distribution(ours: np.ndarray, theirs: np.ndarray, floor: float) -> boo
     return abs(ours.mean() - theirs.mean()) <= max(floor, 3 * standard_error)
 
 
+@pytest.mark.slow
 def test_ensemble_and_tensorflow_engines_reach_comparable_test_auroc(jax_side, dataset, tmp_path):
     folders = [jax_side / "members" / f"seed{seed}" for seed in SEEDS]
     ours = [json.loads((folder / "metrics.json").read_text()) for folder in folders]

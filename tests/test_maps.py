@@ -112,6 +112,7 @@ def multitask_model(length=30, outputs=200):
     return keras.Model(inputs, keras.layers.Dense(outputs, activation="sigmoid")(hidden))
 
 
+@pytest.mark.slow
 def test_angles_of_a_multitask_model(tmp_path, rng):
     model = tmp_path / "basset_like.keras"
     multitask_model().save(model)

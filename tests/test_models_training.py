@@ -93,6 +93,7 @@ def fit(data, **options):
     return train(config, data["train"].x, data["train"].y, data["valid"].x, data["valid"].y, verbose=0)
 
 
+@pytest.mark.slow
 def test_a_short_training_separates_the_classes(small_data):
     data, _ = small_data
     model, history = fit(data, architecture="cnn_deep", epochs=6)
@@ -100,6 +101,7 @@ def test_a_short_training_separates_the_classes(small_data):
     assert evaluate(model, data["test"].x, data["test"].y)["test_auroc"] > 0.7
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(small_data):
     data, _ = small_data
     first, _ = fit(data, seed=4)
@@ -110,6 +112,7 @@ def test_same_seed_same_weights(small_data):
     assert not all(np.array_equal(a, b) for a, b in zip(first.get_weights(), other.get_weights()))
 
 
+@pytest.mark.slow
 def test_the_default_angle_penalty_drives_the_angles_to_zero_at_a_similar_auroc(small_data):
     # The paper's claim for the authors' penalty (the default, training mode), on CNN-shallow-exp with
     # λ = 3e-3: mean |θ| at least 4x smaller at a test AUROC within 0.05 (issue 26). Measured here (3,000
@@ -129,6 +132,7 @@ def test_the_default_angle_penalty_drives_the_angles_to_zero_at_a_similar_auroc(
     assert penalised_auroc > 0.65 and abs(penalised_auroc - plain_auroc) < 0.05
 
 
+@pytest.mark.slow
 def test_training_directory_and_save_load_round_trip(small_data, tmp_path):
     data, path = small_data
     out = tmp_path / "run"
@@ -163,6 +167,7 @@ JAX_TRAINING = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_angle_penalty_and_init_options_train_on_jax(small_data, tmp_path):
     _, path = small_data
     stdout = run_with_jax(tmp_path / "jax_train.py", JAX_TRAINING, path)

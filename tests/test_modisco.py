@@ -162,6 +162,7 @@ def test_tomtom_names_a_jaspar_matrix_by_its_own_id():
     assert list(empty.columns) == list(TABLE_COLUMNS) and len(empty) == 0
 
 
+@pytest.mark.slow
 def test_modisco_file_finds_the_planted_motifs_by_jaspar_id(discovered, planted):
     table = pd.read_csv(discovered / "motifs.tsv", sep="\t")
     assert list(table.columns) == ["maps", *TABLE_COLUMNS]
@@ -185,6 +186,7 @@ def test_modisco_file_finds_the_planted_motifs_by_jaspar_id(discovered, planted)
     assert sorted(p.name for p in discovered.iterdir()) == ["modisco.h5", "motifs.tsv", "report"]
 
 
+@pytest.mark.slow
 def test_find_motifs_is_deterministic_and_matches_the_file(discovered, planted):
     x, _, corrected = planted
     run, table = find_motifs(x, corrected, planted_ids=PLANTED, **SETTINGS)
@@ -387,6 +389,7 @@ def test_no_pattern_is_logged_and_recorded(tmp_path, caplog):
     assert recovery_counts(table, by=["seed", "maps"])["patterns"].tolist() == [0]
 
 
+@pytest.mark.slow
 def test_discovered_patterns_recover_both_planted_motifs_by_both_definitions(discovered):
     table = pd.read_csv(discovered / "motifs.tsv", sep="\t").assign(seed=0)
     assert set(table["similar_planted_id"]) == set(PLANTED) and (table["pwm_similarity"] >= 0.8).all()

@@ -293,6 +293,7 @@ KERAS_ON_TORCH = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_keras_model_on_the_torch_backend_goes_through_torch(tmp_path, rng):
     model = small_cnn(seed=9)
     x = random_onehot(rng, 5, LENGTH)
@@ -313,6 +314,7 @@ def test_a_keras_model_on_the_torch_backend_goes_through_torch(tmp_path, rng):
     np.testing.assert_allclose(logit, saliency(model, x, output="logit"), rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_nothing_imports_torch_for_a_keras_model():
     code = (
         "import sys, numpy as np; sys.path.insert(0, sys.argv[1]);"

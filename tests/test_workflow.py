@@ -249,6 +249,7 @@ def planned_jobs(folder, *configs):
     return {line.split()[0]: int(line.split()[1]) for line in stats if line.strip()}
 
 
+@pytest.mark.slow
 def test_full_configuration_plans_the_whole_study(tmp_path):
     counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml")
     # 4 model types x (50 seeds + 10 init scales x 10 seeds + 9 penalties x 20 seeds)
@@ -269,6 +270,7 @@ def test_full_configuration_plans_the_whole_study(tmp_path):
     assert counts["modisco_synthetic"] == 2 * 2 and counts["modisco_invivo"] == 10 * 2
 
 
+@pytest.mark.slow
 def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     engine = tmp_path / "engine.yaml"
     engine.write_text("training: {engine: ensemble}\n")
@@ -280,6 +282,7 @@ def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     assert counts["attribute_synthetic"] == 800 + 400 + 720
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["single", "ensemble"])
 def test_each_studys_kernel_and_the_penalty_mode_reach_the_training_commands(tmp_path, engine):
     # A dry run (about 5 s): CNN-deep's first-layer kernel of each study goes to that study's CNN-deep jobs
@@ -313,6 +316,7 @@ def test_each_studys_kernel_and_the_penalty_mode_reach_the_training_commands(tmp
     assert seen == {(study, deep) for study in expected for deep in (False, True)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -373,6 +373,25 @@ def test_the_record_is_generated_from_a_scorecard_with_figures_and_reasons(tmp_p
     assert "not run at this configuration" in text and "## Angle-penalty study" in text
 
 
+def test_the_record_links_other_runs_by_their_heading_and_refuses_one_without(tmp_path):
+    table = score(read_claims(CLAIMS), RunTables())
+    table.to_csv(tmp_path / "scorecard.tsv", sep="\t", index=False)
+    gpu = tmp_path / "docs" / "reproduction" / "gpu-run" / "README.md"
+    gpu.parent.mkdir(parents=True)
+    gpu.write_text("Intro line\n# The ensemble engine on a GPU\n\nText.\n")
+    out = tmp_path / "docs" / "reproduction.md"
+    reproduction_record(str(tmp_path / "scorecard.tsv"), str(out), [str(CLAIMS)], other_records=[str(gpu)])
+    text = out.read_text()
+    assert "## Other runs\n\n- [The ensemble engine on a GPU](reproduction/gpu-run/README.md)" in text
+    assert "--other-records " + str(gpu) in text
+    headless = tmp_path / "notes.md"
+    headless.write_text("no heading here\n")
+    status = cli.main(["reproduction-record", "--scorecard", str(tmp_path / "scorecard.tsv"), "--out",
+                       str(tmp_path / "other.md"), "--configs", str(CLAIMS), "--other-records",
+                       str(headless)])  # fmt: skip
+    assert status == 2 and not (tmp_path / "other.md").exists()
+
+
 def test_the_record_refuses_a_pdf_figure_and_leaves_nothing(tmp_path):
     table = score(read_claims(CLAIMS), RunTables())
     table.to_csv(tmp_path / "scorecard.tsv", sep="\t", index=False)

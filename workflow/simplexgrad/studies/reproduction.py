@@ -61,6 +61,7 @@ def record_markdown(
     commands: Sequence[str],
     figures: Sequence[str],
     reasons: dict[str, str],
+    other_records: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The page: header facts, commands, verdict counts and tables, not-reproduced reasons, figures.
 
@@ -80,6 +81,8 @@ def record_markdown(
         Figure paths relative to the page.
     reasons : dict
         Claim id → why we think it was not reproduced.
+    other_records : sequence of (str, str)
+        (title, path relative to the page) of records of other runs, listed under "Other runs".
     """
     counts = scorecard["verdict"].value_counts()
     layers = " over ".join(f"`{name}`" for name in reversed(list(configs)))
@@ -134,6 +137,9 @@ def record_markdown(
         for row in failed.itertuples():
             reason = reasons.get(row.claim, "no explanation recorded yet")
             lines.append(f"- `{row.claim}` ({row.source}): ours {row.ours} vs paper {row.paper}. {reason}")
+    if other_records:
+        lines += ["", "## Other runs", ""]
+        lines += [f"- [{_cell(title)}]({link})" for title, link in other_records]
     if figures:
         lines += ["", "## Figures", ""]
         for figure in figures:
@@ -160,6 +166,13 @@ def _read_notes(path: str) -> dict[str, str]:
     return {row["claim"]: row["reason"] for row in rows}
 
 
+def _first_heading(path: str) -> str:
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    raise ValueError(f"{path}: a record needs a '# ' heading to be linked by")
+
+
 def reproduction_record(
     scorecard: str,
     out: str,
@@ -170,6 +183,7 @@ def reproduction_record(
     notes: str | None = None,
     run_command: str | None = None,
     date: str | None = None,
+    other_records: list[str] | None = None,
 ) -> None:
     """Write the record of a finished run (docs/reproduction.md) from its scorecard.
 
@@ -194,6 +208,8 @@ def reproduction_record(
         The command that ran the study; default: snakemake with the configuration files.
     date : str or None
         Date of the run; default: when the scorecard was written (UTC).
+    other_records : list of str or None
+        Markdown records of other runs (e.g. a GPU run's README) to link, each under its first heading.
     """
     table = _read_scorecard(scorecard)
     texts = {path: Path(path).read_text(encoding="utf-8") for path in configs}
@@ -218,11 +234,16 @@ def reproduction_record(
     options = [("--scorecard", [scorecard]), ("--out", [out]), ("--configs", configs)]
     options += [("--figures", figures), ("--notes", [notes] if notes else [])]
     options += [("--figure-dir", [figure_dir] if figure_dir else [])]
+    options += [("--other-records", other_records or [])]
+    others = [
+        (_first_heading(path), Path(os.path.relpath(path, page.parent)).as_posix())
+        for path in other_records or []
+    ]
     record = ".venv/bin/simplexgrad reproduction-record " + " ".join(
         f"{flag} {' '.join(shlex.quote(value) for value in values)}" for flag, values in options if values
     )
     links = [Path(os.path.relpath(folder / name, page.parent)).as_posix() for name in names]
-    text = record_markdown(table, date, texts, seconds, [run, record], links, reasons)
+    text = record_markdown(table, date, texts, seconds, [run, record], links, reasons, others)
     folder.mkdir(parents=True, exist_ok=True)
     for figure, name in zip(figures, names):
         with io.atomic_output(folder / name) as temporary:

@@ -5,13 +5,14 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import h5py
 import numpy as np
 import pytest
 from conftest import random_onehot, small_cnn
 from simplexgrad import cli, correct, large_angle_fraction
-from simplexgrad.attribution import saliency
+from simplexgrad.attribution import METHODS, saliency
 from simplexgrad.io import atomic_output, load_attributions, load_split
 
 
@@ -79,6 +80,59 @@ def test_attribute_failure_leaves_no_output(tmp_path, dataset):
     )
     assert code == 2
     assert list(tmp_path.glob("saliency*")) == []
+
+
+# Options as `attribute-methods --options` takes them; small values keep the four methods fast.
+FAST_OPTIONS = [
+    "integrated_gradients.steps=4",
+    "smoothgrad.num_samples=3",
+    "smoothgrad.sigma=0.2",
+    "expected_gradients.num_references=2",
+    "expected_gradients.steps=3",
+]
+
+
+def test_attribute_methods_writes_what_attribute_writes_per_method(tmp_path, dataset, model_file, run_cli):
+    shared = ["--model", model_file, "--data", dataset, "--positives-only", "--num-seqs", 3]
+    together = ["--out-dir", tmp_path / "all", "--methods", *METHODS, "--options", *FAST_OPTIONS]
+    assert run_cli("attribute-methods", *shared, *together) == (0, "")
+    assert sorted(path.name for path in (tmp_path / "all").iterdir()) == sorted(f"{m}.npz" for m in METHODS)
+    for method in METHODS:
+        own = [item.split(".", 1)[1].replace("_", "-") for item in FAST_OPTIONS if item.startswith(method)]
+        alone = ["--out", tmp_path / method / "maps.npz", "--method", method, *(f"--{item}" for item in own)]
+        assert run_cli("attribute", *shared, *alone) == (0, "")
+        with (
+            zipfile.ZipFile(tmp_path / method / "maps.npz") as expected,
+            zipfile.ZipFile(tmp_path / "all" / f"{method}.npz") as written,
+        ):
+            assert written.namelist() == expected.namelist()
+            for member in expected.namelist():  # the arrays and the params record, byte for byte
+                assert written.read(member) == expected.read(member), (method, member)
+
+
+@pytest.mark.parametrize(
+    ("methods", "item", "message"),
+    [
+        (["saliency", "smoothgrad"], "smoothgrad.num_samples", "METHOD.NAME=VALUE"),
+        (["saliency", "smoothgrad"], "smoothgrad=3", "METHOD.NAME=VALUE"),
+        (["saliency", "smoothgrad"], "gradcam.steps=3", "gradcam is not among the methods"),
+        (["saliency", "smoothgrad"], "expected_gradients.steps=3", "expected_gradients is not among"),
+        (["saliency", "smoothgrad"], "smoothgrad.steps=3", "smoothgrad has no option 'steps'"),
+        (["saliency", "smoothgrad"], "smoothgrad.num_samples=many", "'many' is not a valid int"),
+        (["integrated_gradients"], "integrated_gradients.baseline=random", "choose one of"),
+        (["smoothgrad"], "smoothgrad.seed=1 smoothgrad.seed=2", "given twice"),
+        (["saliency", "gradcam"], "", "unknown attribution method 'gradcam'"),
+        (["saliency", "saliency"], "", "named more than once"),
+        (["saliency", "smoothgrad"], "smoothgrad.sigma=-1", "sigma must be >= 0"),  # after saliency's maps
+    ],
+)
+def test_bad_method_options_are_one_line_and_write_nothing(tmp_path, dataset, model_file, run_cli, methods,
+                                                           item, message):  # fmt: skip
+    out = tmp_path / "maps"
+    arguments = ["--model", model_file, "--data", dataset, "--out-dir", out, "--methods", *methods]
+    code, error = run_cli("attribute-methods", *arguments, "--options", *item.split())
+    assert code == 2 and message in error, error
+    assert not out.exists()
 
 
 def test_atomic_output_removes_partial_files(tmp_path):

@@ -128,3 +128,40 @@ def test_zero_gradient_positions_are_left_out_of_every_angle_density(tmp_path, r
     np.testing.assert_allclose(table["zero_gradient_percent"], 100 * zero.mean(axis=1))
     expected = [np.abs(simplex_angle(row[~z])).mean() for row, z in zip(raw, zero)]
     np.testing.assert_allclose(table["mean_abs_angle"], expected, rtol=1e-5)
+
+
+def test_evaluate_methods_writes_what_evaluate_writes_for_each_file_or_nothing(tmp_path, rng):
+    from conftest import random_onehot
+    from simplexgrad import cli
+    from simplexgrad.correction import correct
+    from simplexgrad.io import save_attributions, write_dataset_file
+
+    x = random_onehot(rng, 8, 30)
+    truth = np.full(x.shape, 0.25, np.float32)
+    truth[:, 5:11] = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (8, 6))]
+    splits = {name: {"x": x, "y": np.ones((8, 1), np.float32), "model": truth} for name in ("valid", "test")}
+    write_dataset_file(tmp_path / "data.h5", splits, {})
+    (tmp_path / "metrics.json").write_text('{"test_auroc": 0.8, "init_stddev": 0.05}')
+    methods = ["saliency", "smoothgrad"]
+    for method, rows in zip(methods, ([1, 3, 4], [0, 2, 5, 7])):
+        raw = rng.normal(size=(len(rows), 30, 4)).astype(np.float32)
+        save_attributions(tmp_path / "maps" / f"{method}.npz", raw, correct(raw), x[rows], np.array(rows),
+                          {"method": method, "split": "test"})  # fmt: skip
+    shared = ["--data", tmp_path / "data.h5", "--classification", tmp_path / "metrics.json",
+              "--labels", "architecture=cnn_deep", "seed=3", "--thresholds", "20", "40"]  # fmt: skip
+    command = ["evaluate-methods", "--attributions-dir", tmp_path / "maps", "--methods", *methods]
+    assert cli.main([str(argument) for argument in [*command, *shared, "--out-dir", tmp_path / "all"]]) == 0
+    kinds = ("metrics", "angles", "model")
+    written = sorted(path.name for path in (tmp_path / "all").iterdir())
+    assert written == sorted(f"{method}.{kind}.tsv" for method in methods for kind in kinds)
+    for method in methods:
+        alone = [f"--out-{kind}={tmp_path / method / kind}.tsv" for kind in kinds]
+        command = ["evaluate", "--attributions", tmp_path / "maps" / f"{method}.npz", *alone]
+        assert cli.main([str(argument) for argument in [*command, *shared]]) == 0
+        for kind in kinds:
+            expected = (tmp_path / method / f"{kind}.tsv").read_bytes()
+            assert (tmp_path / "all" / f"{method}.{kind}.tsv").read_bytes() == expected, (method, kind)
+    missing = ["--methods", "saliency", "expected_gradients", "--out-dir", tmp_path / "none"]
+    command = ["evaluate-methods", "--attributions-dir", tmp_path / "maps", *missing, *shared]
+    assert cli.main([str(argument) for argument in command]) == 2
+    assert not (tmp_path / "none").exists()  # no tables of saliency without those of expected gradients

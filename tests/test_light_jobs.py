@@ -19,7 +19,7 @@ from simplexgrad.studies.evaluation import angle_table
 from test_paper_figures import study_models
 from test_scorecard import CLAIMS, metrics_table
 
-pytestmark = pytest.mark.slow  # nine interpreters that load pandas: 25 s on a busy 2-core machine
+pytestmark = pytest.mark.slow  # ten interpreters that load pandas: 25 s on a busy 2-core machine
 
 FRAMEWORKS = ("tensorflow", "keras", "jax", "torch")
 IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|( *)(\S+)$")
@@ -53,8 +53,8 @@ def framework_imports(modules: list[tuple[int, str]]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
     """A synthetic data.h5 (test split with ground truth, a motif at positions 10-15), saliency files of
-    two seeds, a model's metrics.json, metrics and angle tables split by seed, and a training study's
-    per-model table."""
+    two seeds (seed 0's folder is ``run0``), a model's metrics.json, metrics and angle tables split by
+    seed, and a training study's per-model table."""
     folder = tmp_path_factory.mktemp("light_jobs")
     rng = np.random.default_rng(7)
     x = random_onehot(rng, 4, LENGTH)
@@ -76,6 +76,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         angles.append(angle_table(raw, np.arange(4), labels))
         paths[f"metrics{seed}"] = folder / f"metrics{seed}.tsv"
         metrics[metrics["seed"] == seed].to_csv(paths[f"metrics{seed}"], sep="\t", index=False)
+    paths["run0"] = paths["maps0"].parent
     metrics.to_csv(paths.setdefault("metrics", folder / "metrics.tsv"), sep="\t", index=False)
     pd.concat(angles).to_csv(paths.setdefault("angles", folder / "angles.tsv"), sep="\t", index=False)
     study = study_models("init_stddev", [0.005, 0.05, 0.5])
@@ -89,6 +90,9 @@ COMMANDS = {
     "evaluate": "evaluate --attributions {maps0} --data {data} --classification {classification} --labels "
     "architecture=cnn_deep activation=relu seed=0 --out-metrics {out}/metrics.tsv "
     "--out-angles {out}/angles.tsv --out-model {out}/model.tsv",
+    "evaluate-methods": "evaluate-methods --attributions-dir {run0} --methods saliency --data {data} "
+    "--classification {classification} --labels architecture=cnn_deep activation=relu seed=0 "
+    "--out-dir {out}/evaluation",
     "download": "download --url file://{data} --out {out}/data.h5",
     "collect": "collect --tables {metrics0} {metrics1} --out {out}/metrics.tsv",
     "summarize": "summarize --metrics {metrics} --out {out}/summary.tsv",

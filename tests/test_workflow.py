@@ -254,7 +254,8 @@ def test_full_configuration_plans_the_whole_study(tmp_path):
     counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml")
     # 4 model types x (50 seeds + 10 init scales x 10 seeds + 9 penalties x 20 seeds)
     assert counts["train_synthetic"] == 200 + 400 + 720
-    assert counts["attribute_synthetic"] == 800 + 400 + 720  # the studies' models: saliency only
+    assert counts["attribute_synthetic"] == counts["evaluate_synthetic"] == 200  # per model, every method
+    assert counts["attribute_training_study"] == 400 + 720  # the studies' models: saliency only
     assert counts["summarize_training_study"] == 2
     assert counts["fig4c_init_study"] == counts["fig4d_angle_penalty"] == 1
     assert counts["synthetic_data"] == 1
@@ -279,7 +280,7 @@ def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     assert counts["train_synthetic_group"] == 4  # per model type: its 50 seeds
     assert counts["train_init_study_group"] == 10 * 4 and counts["train_angle_penalty_study_group"] == 9 * 4
     assert counts["train_invivo_group"] == 10 * 4 * 10  # per TF, model type and first-layer width
-    assert counts["attribute_synthetic"] == 800 + 400 + 720
+    assert counts["attribute_synthetic"] == 200 and counts["attribute_training_study"] == 400 + 720
 
 
 @pytest.mark.slow

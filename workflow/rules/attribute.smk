@@ -6,9 +6,68 @@ rule attribute_synthetic:
         model=f"{EXPERIMENT}/models/{RUN}/model.keras",
         data=f"{SYNTHETIC}/data.h5",
     output:
+        method_files(f"{EXPERIMENT}/attributions/{RUN}/{{method}}.npz"),
+    log:
+        f"{LOGS}/{{experiment}}/attribute/{RUN}.log",
+    wildcard_constraints:
+        experiment="synthetic",
+    conda:
+        "../../envs/model.yaml"
+    threads: config["attribution"]["threads"]
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        methods=METHODS,
+        num_seqs=config["attribution"]["num_seqs"],
+        batch_size=config["attribution"]["batch_size"],
+        output=config["attribution"]["output"],
+        options=all_methods_options(),
+    shell:
+        "python -m simplexgrad attribute-methods --model {input.model:q} --data {input.data:q} "
+        "--out-dir {params.out_dir:q} --methods {params.methods:q} --split test --positives-only "
+        "--num-seqs {params.num_seqs} --batch-size {params.batch_size} --output {params.output} "
+        "{params.options} --threads {threads} > {log:q} 2>&1"
+
+
+rule evaluate_synthetic:
+    input:
+        attributions=method_files(f"{EXPERIMENT}/attributions/{RUN}/{{method}}.npz"),
+        data=f"{SYNTHETIC}/data.h5",
+        classification=f"{EXPERIMENT}/models/{RUN}/metrics.json",
+    output:
+        method_files(
+            f"{EXPERIMENT}/evaluation/{RUN}/{{method}}.{{table}}.tsv",
+            table=EVALUATION_TABLES,
+        ),
+    log:
+        f"{LOGS}/{{experiment}}/evaluate/{RUN}.log",
+    wildcard_constraints:
+        experiment="synthetic",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        attributions_dir=lambda wildcards, input: os.path.dirname(input.attributions[0]),
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        methods=METHODS,
+        thresholds=config["figures"]["angle_thresholds"],
+    shell:
+        "python -m simplexgrad evaluate-methods --attributions-dir {params.attributions_dir:q} "
+        "--methods {params.methods:q} --data {input.data:q} "
+        "--classification {input.classification:q} --labels architecture={wildcards.architecture} "
+        "activation={wildcards.activation} seed={wildcards.seed} "
+        "--thresholds {params.thresholds} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule attribute_training_study:
+    input:
+        model=f"{EXPERIMENT}/models/{RUN}/model.keras",
+        data=f"{SYNTHETIC}/data.h5",
+    output:
         f"{EXPERIMENT}/attributions/{RUN}/{{method}}.npz",
     log:
         f"{LOGS}/{{experiment}}/attribute/{RUN}/{{method}}.log",
+    wildcard_constraints:
+        experiment=TRAINING_STUDY_EXPERIMENTS,
     conda:
         "../../envs/model.yaml"
     threads: config["attribution"]["threads"]
@@ -24,7 +83,7 @@ rule attribute_synthetic:
         "--threads {threads} > {log:q} 2>&1"
 
 
-rule evaluate_synthetic:
+rule evaluate_training_study:
     input:
         attributions=f"{EXPERIMENT}/attributions/{RUN}/{{method}}.npz",
         data=f"{SYNTHETIC}/data.h5",
@@ -35,6 +94,8 @@ rule evaluate_synthetic:
         model=f"{EXPERIMENT}/evaluation/{RUN}/{{method}}.model.tsv",
     log:
         f"{LOGS}/{{experiment}}/evaluate/{RUN}/{{method}}.log",
+    wildcard_constraints:
+        experiment=TRAINING_STUDY_EXPERIMENTS,
     conda:
         "../../envs/analysis.yaml"
     threads: 1

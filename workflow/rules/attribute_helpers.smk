@@ -1,14 +1,40 @@
-# The helpers of attribute.smk: a method's options, the tables collected for the synthetic study and those
-# a training study is summarized from.
+# The helpers of attribute.smk: the methods' files and options, the tables collected for the synthetic
+# study and those a training study is summarized from.
+
+# The training studies' experiments (e.g. init_study/sigma0.05): per-method rules, saliency only.
+TRAINING_STUDY_EXPERIMENTS = "|".join(
+    EXPERIMENT_FAMILIES[study] for study in TRAINING_STUDIES
+)
+EVALUATION_TABLES = ("metrics", "angles", "model")
+
+
+def method_files(pattern, **values):
+    """`pattern` for every method of attribution.methods (and the other `values`), its wildcards kept."""
+    return expand(pattern, method=METHODS, **values, allow_missing=True)
+
+
+def method_settings(method):
+    """A method's own options: the config's seed (for seeded methods) and the config's overrides."""
+    settings = config["attribution"]
+    seeded = "seed" in method_options(method)
+    return ({"seed": settings["seed"]} if seeded else {}) | settings.get(method, {})
 
 
 def attribution_options(wildcards):
-    """The method's own options: the config's seed (for seeded methods) and the config's overrides."""
-    settings = config["attribution"]
-    seeded = "seed" in method_options(wildcards.method)
+    """The options of the method in the wildcards, for `simplexgrad attribute`."""
+    return cli_options(method_settings(wildcards.method))
+
+
+def all_methods_options():
+    """Every method's options as `--options METHOD.NAME=VALUE ...`, for `simplexgrad attribute-methods`."""
     return cli_options(
-        ({"seed": settings["seed"]} if seeded else {})
-        | settings.get(wildcards.method, {})
+        {
+            "options": [
+                f"{method}.{name}={value}"
+                for method in sorted(METHODS)
+                for name, value in sorted(method_settings(method).items())
+            ]
+        }
     )
 
 

@@ -54,9 +54,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "a Keras 2 weights file as a .keras model",
     ),
     "attribute": ("simplexgrad.attribution.methods:attribute_file", "raw and corrected attribution maps"),
+    "attribute-methods": (
+        "simplexgrad.attribution.methods:attribute_methods_file",
+        "one model's maps of several methods, a file per method",
+    ),
     "evaluate": (
         "simplexgrad.studies.evaluation:evaluate_file",
         "interpretability and angle tables of one map file",
+    ),
+    "evaluate-methods": (
+        "simplexgrad.studies.evaluation:evaluate_methods_file",
+        "the tables of `evaluate` for one model's map file of each method",
     ),
     "collect": ("simplexgrad.tables:collect_tables", "concatenate tidy TSV tables with equal columns"),
     "summarize": (
@@ -100,7 +108,9 @@ COMMAND_EXTRAS: dict[str, str | None] = {
     "train-ensemble": "jax",
     "import-weights": "keras",
     "attribute": "keras",
+    "attribute-methods": "keras",
     "evaluate": "workflow",
+    "evaluate-methods": "workflow",
     "collect": "workflow",
     "summarize": "workflow",
     "summarize-study": "workflow",

@@ -15,6 +15,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "expected_gradients",
             "shuffled_references",
             "attribute_file",
+            "attribute_methods_file",
             "QUERY_BLOCK",
         ],
         "maps": ["HDF5_SUFFIXES", "read_array", "write_array_like", "to_nla", "correct_file", "write_tsv"],

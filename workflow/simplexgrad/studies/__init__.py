@@ -13,6 +13,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "angle_summary",
             "model_row",
             "evaluate_file",
+            "evaluate_methods_file",
             "summary_table",
             "summarize_file",
             "PositionData",

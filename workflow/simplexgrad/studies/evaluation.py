@@ -4,6 +4,7 @@ summaries, plus the per-position data behind the synthetic angle figures."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ __all__ = [
     "angle_summary",
     "model_row",
     "evaluate_file",
+    "evaluate_methods_file",
     "summary_table",
     "summarize_file",
     "PositionData",
@@ -174,20 +176,92 @@ def evaluate_file(
         Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
     """
     maps = io.load_attributions(attributions)
-    with open(classification) as handle:
-        training = json.load(handle)
+    training = _read_json(classification)
+    truth = ground_truth_of(maps, data)
+    tables = _evaluation_tables(maps, truth, training, labels, thresholds, out_model is not None)
+    for table, out in zip(tables, (out_metrics, out_angles, out_model)):
+        write_table(table, out)
+
+
+def evaluate_methods_file(
+    attributions_dir: str,
+    methods: list[str],
+    data: str,
+    classification: str,
+    out_dir: str,
+    labels: list[str] | None = None,
+    thresholds: list[float] | None = None,
+) -> None:
+    """Interpretability and angle tables of one model's attribution file of each method.
+
+    For each method, ``<attributions_dir>/<method>.npz`` gives ``<out_dir>/<method>.metrics.tsv``,
+    ``.angles.tsv`` and ``.model.tsv``, as :func:`evaluate_file` writes them. The data and the
+    classification metrics are read once, and every table is computed before the first is written.
+
+    Parameters
+    ----------
+    attributions_dir : str
+        Folder with one attribution file (``<method>.npz``, maps ``(N, L, 4)``) per method.
+    methods : list of str
+        Methods to evaluate, each named once.
+    data : str
+        The dataset (.h5) with ground-truth sequence models.
+    classification : str
+        The model's metrics.json (its test AUROC is copied into the tables).
+    out_dir : str
+        Folder to write ``<method>.metrics.tsv``, ``.angles.tsv`` and ``.model.tsv`` in for each method.
+        As ``out_metrics`` (a row per correction state), ``out_angles`` (a row per sequence) and
+        ``out_model`` (a row for the model) of :func:`evaluate_file`.
+    labels : list of str or None
+        Identifying columns, as NAME=VALUE.
+    thresholds : list of float or None
+        Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
+    """
+    if not methods:
+        raise ValueError("methods: name at least one attribution method")
+    repeated = sorted({method for method in methods if methods.count(method) > 1})
+    if repeated:
+        raise ValueError(f"methods: {repeated} named more than once")
+    training = _read_json(classification)
+    truths: dict[tuple[str, bytes], np.ndarray] = {}  # files of the same sequences share their ground truth
+    tables = {}
+    for method in methods:
+        maps = io.load_attributions(os.path.join(attributions_dir, f"{method}.npz"))
+        selection = (maps["params"]["split"], np.asarray(maps["indices"]).tobytes())
+        if selection not in truths:
+            truths[selection] = ground_truth_of(maps, data)
+        tables[method] = _evaluation_tables(maps, truths[selection], training, labels, thresholds, True)
+    for method, (metrics, angles, model) in tables.items():
+        for kind, table in (("metrics", metrics), ("angles", angles), ("model", model)):
+            write_table(table, os.path.join(out_dir, f"{method}.{kind}.tsv"))
+
+
+def _read_json(path: str) -> dict:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _evaluation_tables(
+    maps: Mapping[str, np.ndarray],
+    truth: np.ndarray,
+    training: Mapping[str, object],
+    labels: list[str] | None,
+    thresholds: list[float] | None,
+    with_model: bool,
+) -> list[pd.DataFrame]:
+    """The metrics and angle tables of one attribution file (:func:`~simplexgrad.io.load_attributions`)
+    with its ground truth ``(N, L, 4)`` and its model's metrics.json, and the model's row if asked for."""
     columns = {**parse_labels(labels or []), "method": maps["params"]["method"]}
     thresholds = thresholds or ANGLE_THRESHOLDS
-    truth = ground_truth_of(maps, data)
     metrics = interpretability_table(maps["raw"], maps["corrected"], maps["x"], truth, columns)
     metrics["classification_auroc"] = training["test_auroc"]
-    write_table(metrics, out_metrics)
-    write_table(angle_table(maps["raw"], maps["indices"], columns, thresholds), out_angles)
-    if out_model is not None:
+    tables = [metrics, angle_table(maps["raw"], maps["indices"], columns, thresholds)]
+    if with_model:
         setting = {key: training.get(key) for key in STUDIED_OPTIONS}
         row = model_row(maps["raw"], maps["corrected"], maps["x"], truth, {**columns, **setting}, thresholds)
         row.insert(len(columns) + len(setting), "classification_auroc", training["test_auroc"])
-        write_table(row, out_model)
+        tables.append(row)
+    return tables
 
 
 def summary_table(

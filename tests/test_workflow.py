@@ -1,5 +1,5 @@
 """The Snakemake workflow end to end on a tiny configuration: every README command as printed, the
-outputs, the report, a moved project, planning of the full study and config validation."""
+outputs, the report and a moved project (planning without running: test_workflow_plans.py)."""
 
 import json
 import re
@@ -11,15 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import (
-    REPO,
-    SNAKEMAKE,
-    assert_only_overrides,
-    merged,
-    repository_copy,
-    run_snakemake,
-    write_config,
-)
+from workflow_helpers import REPO, merged, repository_copy
 
 TINY = {
     "synthetic": {"num_seqs": 600, "seed": 1},
@@ -101,7 +93,6 @@ def test_every_readme_command_runs_as_printed(study):
     assert any("--forcerun" in command for command in results)
 
 
-@pytest.mark.slow
 def in_study(folder, command, timeout=300):
     """A command in the study's folder, as a user types it there."""
     return subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True, timeout=timeout)
@@ -219,118 +210,3 @@ def test_training_studies_have_their_tables_and_figures(study, name, parameter, 
     for figure in figures:
         image = matplotlib.image.imread(folder / f"results/{name}/figures/{figure}.png")
         assert np.ptp(image[..., :3]) > 0, figure
-
-
-def test_no_rule_sets_memory_run_time_or_gpu():
-    for path in (REPO / "workflow" / "rules").glob("*.smk"):
-        text = path.read_text()
-        assert not re.search(r"\b(mem_mb|runtime|gpu)\s*=", text), path.name
-
-
-def test_the_profiles_give_each_training_rule_one_gpu():
-    for profile in ("default", "slurm"):
-        rules = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())["set-resources"]
-        gpus = {rule: resources["gpu"] for rule, resources in rules.items() if "gpu" in resources}
-        assert gpus == {rule: 1 for rule in rules if rule.startswith("train_")}, profile
-
-
-def test_quick_config_only_overrides():
-    assert_only_overrides("quick.yaml")
-
-
-def planned_jobs(folder, *configs):
-    """Job counts of a dry run (`snakemake -n`) with the given config files."""
-    result = run_snakemake(folder, configs[0], "-n", "--cores", "1", timeout=300) if len(configs) == 1 else (
-        subprocess.run([*SNAKEMAKE, "--directory", str(folder), "-n", "--cores", "1", "--configfile",
-                        *map(str, configs)], cwd=folder, capture_output=True, text=True, timeout=300)
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    stats = result.stdout.split("Job stats:")[1].split("total")[0].splitlines()[3:]
-    return {line.split()[0]: int(line.split()[1]) for line in stats if line.strip()}
-
-
-@pytest.mark.slow
-def test_full_configuration_plans_the_whole_study(tmp_path):
-    counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml")
-    # 4 model types x (50 seeds + 10 init scales x 10 seeds + 9 penalties x 20 seeds)
-    assert counts["train_synthetic"] == 200 + 400 + 720
-    assert counts["attribute_synthetic"] == counts["evaluate_synthetic"] == 200  # per model, every method
-    assert counts["attribute_training_study"] == 400 + 720  # the studies' models: saliency only
-    assert counts["summarize_training_study"] == 2
-    assert counts["fig4c_init_study"] == counts["fig4d_angle_penalty"] == 1
-    assert counts["synthetic_data"] == 1
-    assert counts["fig3a_patch"] == counts["fig3c_motif_angles"] == 4
-    assert counts["encode_dataset"] == 10
-    assert counts["download_encode"] == 11  # ten TFs and the DNase peaks
-    assert counts["download_genome"] == 1
-    # in vivo: 10 TFs x 4 model types x 50 members
-    assert counts["train_invivo"] == counts["attribute_invivo"] == 2000
-    assert counts["invivo_ensemble"] == 40 and counts["fig3b_invivo_patch"] == 10
-    assert counts["fig3e_ensemble_difference"] == counts["fig4b_invivo_large_angles"] == 4
-    assert counts["invivo_large_angle_histograms"] == 4
-    assert counts["modisco_synthetic"] == 2 * 2 and counts["modisco_invivo"] == 10 * 2
-
-
-@pytest.mark.slow
-def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
-    engine = tmp_path / "engine.yaml"
-    engine.write_text("training: {engine: ensemble}\n")
-    counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml", engine)
-    assert "train_synthetic" not in counts and "train_invivo" not in counts
-    assert counts["train_synthetic_group"] == 4  # per model type: its 50 seeds
-    assert counts["train_init_study_group"] == 10 * 4 and counts["train_angle_penalty_study_group"] == 9 * 4
-    assert counts["train_invivo_group"] == 10 * 4 * 10  # per TF, model type and first-layer width
-    assert counts["attribute_synthetic"] == 200 and counts["attribute_training_study"] == 400 + 720
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("engine", ["single", "ensemble"])
-def test_each_studys_kernel_and_the_penalty_mode_reach_the_training_commands(tmp_path, engine):
-    # A dry run (about 5 s): CNN-deep's first-layer kernel of each study goes to that study's CNN-deep jobs
-    # only (CNN-shallow keeps the library's 19), the penalty's mode to the penalty study's jobs only.
-    small = {"architectures": ["cnn_shallow", "cnn_deep"], "activations": ["relu"], "num_seeds": 1}
-    config = write_config(tmp_path, {
-        "training": {"engine": engine},
-        "models": {"architectures": ["cnn_shallow", "cnn_deep"], "cnn_deep_first_layer_kernel": 11},
-        "init_study": {**small, "enabled": True, "stddevs": [0.1], "cnn_deep_first_layer_kernel": 13},
-        "angle_penalty_study": {**small, "enabled": True, "strengths": [1e-3],
-                                "cnn_deep_first_layer_kernel": 15, "angle_penalty_mode": "inference"},
-        "encode": {"enabled": True, "tfs": ["CTCF"]},
-        "invivo": {"enabled": True, "architectures": ["cnn_shallow", "cnn_deep"], "activations": ["relu"],
-                   "first_layer_filters": [12], "repeats": 1, "cnn_deep_first_layer_kernel": 17},
-        "modisco": {"enabled": False},
-    })  # fmt: skip
-    result = run_snakemake(tmp_path, config, "-n", "-p", "--cores", "1", timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    training = re.compile(r"simplexgrad train(-ensemble)? ")
-    commands = [line for line in result.stdout.splitlines() if training.search(line)]
-    expected = {"synthetic/": "11", "init_study/": "13", "angle_penalty_study/": "15", "invivo/": "17"}
-    seen = set()
-    for command in commands:
-        (study,) = [name for name in expected if f"results/{name}" in command.split("--out")[1]]
-        kernel = re.findall(r"--first-layer-kernel-size (\d+)", command)
-        assert kernel == ([] if "--architecture cnn_shallow" in command else [expected[study]]), command
-        assert re.findall(r"--angle-penalty-mode (\w+)", command) == (
-            ["inference"] if study == "angle_penalty_study/" else []
-        ), command
-        seen.add((study, "--architecture cnn_deep" in command))
-    assert seen == {(study, deep) for study in expected for deep in (False, True)}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ({"models": {"architectures": ["cnn_wide"]}}, "cnn_wide"),
-        ({"training": {"epochs": -3}}, "-3"),
-        ({"attribution": {"methods": ["deeplift"]}}, "deeplift"),
-        ({"attribution": {"smoothgrad": {"noise": 0.2}}}, "noise"),
-        ({"attribution": {"gradcam": {}}}, "gradcam"),
-    ],
-)
-def test_invalid_config_is_refused_before_anything_runs(tmp_path, override, message):
-    config = write_config(tmp_path, override)
-    result = run_snakemake(tmp_path, config, "-n", "--cores", "1", timeout=300)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert message in output and "config" in output.lower()

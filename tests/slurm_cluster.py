@@ -2,7 +2,9 @@
 
 slurmctld and slurmd run as root with their state, logs and pid files in a temporary folder. The
 configuration goes where every Slurm client looks, /etc/slurm (srun inside a job ignores ``SLURM_CONF``);
-files that were there are put back by :meth:`LocalSlurm.stop`. munged is the Debian package's.
+files that were there are put back by :meth:`LocalSlurm.stop`, except this module's own left by a killed run
+(with them every Slurm client, hence every later `snakemake` start, waits 9 s for a controller that is
+gone). munged is the Debian package's.
 The node advertises one GPU as a gres backed by /dev/null, so ``--gpus=1`` jobs are scheduled for real.
 Daemons are stopped by pid, never by name.
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 PACKAGES = ("slurm-wlm", "munge")
 CONFIG_FOLDER = Path("/etc/slurm")
 CONFIG_FILES = ("slurm.conf", "gres.conf")
+CLUSTER_NAME = "simplexgrad-test"
+GRES_LINE = "Name=gpu Count=1 File=/dev/null"
 MUNGE_PID = Path("/run/munge/munged.pid")
 
 
@@ -56,6 +60,11 @@ def _daemon(command: list[str], environment: dict) -> None:
         close_fds=True,
         timeout=60,
     )
+
+
+def _ours(content: bytes) -> bool:
+    """Whether a Slurm configuration file is one this module wrote (left behind by a killed test run)."""
+    return CLUSTER_NAME.encode() in content or GRES_LINE.encode() in content
 
 
 def _read_pid(path: Path) -> int | None:
@@ -109,9 +118,10 @@ class LocalSlurm:
         CONFIG_FOLDER.mkdir(parents=True, exist_ok=True)
         for name in CONFIG_FILES:
             path = CONFIG_FOLDER / name
-            self._saved[name] = path.read_bytes() if path.exists() else None
+            kept = path.read_bytes() if path.exists() else None
+            self._saved[name] = None if kept is not None and _ours(kept) else kept
         (CONFIG_FOLDER / "slurm.conf").write_text(
-            f"""ClusterName=simplexgrad-test
+            f"""ClusterName={CLUSTER_NAME}
 SlurmctldHost={self.host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -141,9 +151,7 @@ NodeName={self.host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} Gres=gpu
 PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
 """
         )
-        (CONFIG_FOLDER / "gres.conf").write_text(
-            f"AutoDetect=off\nNodeName={self.host} Name=gpu Count=1 File=/dev/null\n"
-        )
+        (CONFIG_FOLDER / "gres.conf").write_text(f"AutoDetect=off\nNodeName={self.host} {GRES_LINE}\n")
 
     def _munge_works(self) -> bool:
         encoded = subprocess.run(["munge", "-n"], capture_output=True)

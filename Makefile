@@ -45,9 +45,10 @@ lint: setup
 	$(BIN)/ruff check workflow tests benchmarks
 
 # One pytest worker per core, each test module whole on one worker: a module's shared fixtures (a tiny
-# workflow run, the Slurm cluster, the wheels) are made once.
+# workflow run, the Slurm cluster, the wheels) are made once. The modules with the longest fixtures go
+# first (tests/conftest.py orders them; --no-loadscope-reorder keeps that order).
 test: setup lint
-	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile --no-loadscope-reorder
 
 # While editing: the unit and property tests, without the tests marked slow (workflow runs, training, Slurm,
 # wheels, stop signals).

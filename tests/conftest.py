@@ -67,3 +67,23 @@ def model64():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# Modules whose tests share a long fixture (a workflow run, the Slurm cluster, trained ensembles, fresh
+# environments), longest first: `make test` runs them ahead of the rest (pytest-xdist with
+# --no-loadscope-reorder keeps this order), so that no long module is left running alone at the end.
+LONGEST_FIRST = (
+    "test_workflow.py",
+    "test_slurm.py",
+    "test_invivo.py",
+    "test_ensemble.py",
+    "test_signals.py",
+    "test_models_training.py",
+    "test_packaging.py",
+    "test_modisco.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

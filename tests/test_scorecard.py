@@ -125,6 +125,8 @@ def test_a_consistent_gain_over_five_seeds_is_reproduced_by_a_one_sided_wilcoxon
     assert result.loc["g", "ours"] == "0.026"
     assert "p = 0.031" in result.loc["g", "test"]  # 1/32: all five differences positive, exact, one-sided
     assert result.loc["l", "verdict"] == NOT_REPRODUCED
+    failed = result.loc["l", "test"]
+    assert failed.startswith("needs mean > 0 and one-sided") and "p = 1 " in failed  # the p it missed by
 
 
 def test_below_five_seeds_only_the_direction_counts_and_a_mixed_sign_fails_the_test():

@@ -600,7 +600,10 @@ def judge(claim: Claim, measurement: Measurement) -> tuple[str, str]:
         else:
             p, name = tested
             ok = direction and p < float(tolerance[0])
-            test = f"mean {sign} 0 and one-sided {name} p = {p:.2g} < {claim.tolerance} (n = {measurement.n})"
+            test = (
+                f"needs mean {sign} 0 and one-sided {name} p < {claim.tolerance}: "
+                f"p = {p:.2g} (n = {measurement.n})"
+            )
     return (REPRODUCED if ok else NOT_REPRODUCED), test
 
 

@@ -25,6 +25,7 @@ from simplexgrad.studies.modisco import (
     match_patterns,
     modisco_file,
     modisco_inputs,
+    modisco_kernels,
     no_pattern_row,
     pwm_similarity,
     read_patterns,
@@ -403,3 +404,12 @@ def test_bad_matching_options_are_refused_before_modisco_runs(tmp_path):
         with pytest.raises(ValueError, match=next(iter(option))):
             modisco_file(str(tmp_path / "missing.npz"), str(tmp_path / "out"), **option)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_modisco_kernels_runs_the_example_and_records_the_environment(tmp_path):
+    modisco_kernels(str(tmp_path / "kernels.tsv"))
+    table = pd.read_csv(tmp_path / "kernels.tsv", sep="\t", keep_default_na=False)
+    versions = ["modiscolite_version", "memelite_version", "numba_version"]
+    assert list(table.columns) == [*versions, "numba_cache", "seconds", "patterns"] and len(table) == 1
+    assert table["patterns"][0] >= 1 and table["seconds"][0] > 0 and all(table[versions].iloc[0])

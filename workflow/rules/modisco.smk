@@ -4,9 +4,22 @@
 include: "modisco_helpers.smk"
 
 
+rule modisco_kernels:
+    output:
+        MODISCO_KERNELS,
+    log:
+        f"{LOGS}/environment/modisco_kernels.log",
+    conda:
+        "../../envs/modisco.yaml"
+    threads: 1
+    shell:
+        "python -m simplexgrad modisco-kernels --out {output:q} > {log:q} 2>&1"
+
+
 rule modisco_synthetic:
     input:
-        f"{SYNTHETIC}/attributions/{RUN}/saliency.npz",
+        attributions=f"{SYNTHETIC}/attributions/{RUN}/saliency.npz",
+        kernels=MODISCO_KERNELS,
     output:
         results=f"{SYNTHETIC}/modisco/{RUN}/{{maps}}/modisco.h5",
         motifs=f"{SYNTHETIC}/modisco/{RUN}/{{maps}}/motifs.tsv",
@@ -21,14 +34,16 @@ rule modisco_synthetic:
         planted=config["synthetic"]["core_ids"],
         options=MODISCO_OPTIONS,
     shell:
-        "python -m simplexgrad modisco --attributions {input:q} --out-dir {params.out:q} --which {wildcards.maps} "
-        "--planted-ids {params.planted} {params.options} --labels architecture={wildcards.architecture} "
+        "python -m simplexgrad modisco --attributions {input.attributions:q} --out-dir {params.out:q} "
+        "--which {wildcards.maps} --planted-ids {params.planted} {params.options} "
+        "--labels architecture={wildcards.architecture} "
         "activation={wildcards.activation} seed={wildcards.seed} maps={wildcards.maps} > {log:q} 2>&1"
 
 
 rule modisco_invivo:
     input:
-        invivo_modisco_input,
+        attributions=invivo_modisco_input,
+        kernels=MODISCO_KERNELS,
     output:
         results=f"{INVIVO}/modisco/{{tf}}/{{source}}/modisco.h5",
         motifs=f"{INVIVO}/modisco/{{tf}}/{{source}}/motifs.tsv",
@@ -45,9 +60,9 @@ rule modisco_invivo:
         which=lambda wildcards: wildcards.source.split("_")[1],
         options=MODISCO_OPTIONS,
     shell:
-        "python -m simplexgrad modisco --attributions {input:q} --out-dir {params.out:q} --which {params.which} "
-        "--planted-names {wildcards.tf:q} {params.options} --labels tf={wildcards.tf} "
-        "source={wildcards.source} > {log:q} 2>&1"
+        "python -m simplexgrad modisco --attributions {input.attributions:q} --out-dir {params.out:q} "
+        "--which {params.which} --planted-names {wildcards.tf:q} {params.options} "
+        "--labels tf={wildcards.tf} source={wildcards.source} > {log:q} 2>&1"
 
 
 rule collect_modisco:

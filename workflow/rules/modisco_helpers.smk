@@ -6,6 +6,8 @@ MODISCO_MODELS = {
     "activation": [a for a in MODISCO["activations"] if a in ACTIVATIONS],
     "seed": [seed for seed in MODISCO["seeds"] if seed in SEEDS],
 }
+# Every modisco job waits for the one job that compiles the numba kernels into the environment's cache.
+MODISCO_KERNELS = f"{RESULTS}/environment/modisco_kernels.tsv"
 MODISCO_OPTIONS = cli_options(
     {key: MODISCO[key] for key in ("max_seqlets", "window", "report")}
     | {"jaspar_release": config["synthetic"]["jaspar_release"]}

@@ -89,6 +89,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "how far any Keras model's saliency leans off the simplex",
     ),
     "modisco": ("simplexgrad.studies.modisco:modisco_file", "tfmodisco-lite motifs of raw or corrected maps"),
+    "modisco-kernels": (
+        "simplexgrad.studies.modisco:modisco_kernels",
+        "compile tfmodisco-lite's and TOMTOM's numba kernels into the cache",
+    ),
     "scorecard": (
         "simplexgrad.studies.scorecard:scorecard_file",
         "the paper's claims against a run's tables",
@@ -122,6 +126,7 @@ COMMAND_EXTRAS: dict[str, str | None] = {
     "correct": None,
     "angles": "keras",
     "modisco": "modisco",
+    "modisco-kernels": "modisco",
     "scorecard": "workflow",
     "reproduction-record": "workflow",
     "figure": "workflow",

@@ -50,6 +50,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "write_report",
             "find_motifs",
             "modisco_file",
+            "modisco_kernels",
         ],
         "training_study": ["settings_table", "summarize_study"],
         "model_angles": ["angles"],

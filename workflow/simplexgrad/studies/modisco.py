@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import importlib.metadata
 import logging
 import os
 import shutil
@@ -44,7 +45,7 @@ from simplexgrad._optional import needs
 with needs("modisco", "simplexgrad.studies.modisco"):
     import pandas as pd
 
-    from simplexgrad._arrays import as_sequences, check_finite, check_one_hot, same_shape
+    from simplexgrad._arrays import ALPHABET, as_sequences, check_finite, check_one_hot, same_shape
     from simplexgrad.data.motifs import core_vertebrate_pwms, load_motifs, reverse_complement
     from simplexgrad.io import atomic_output, load_attributions
     from simplexgrad.tables import parse_labels, with_labels, write_table
@@ -73,6 +74,7 @@ __all__ = [
     "write_report",
     "find_motifs",
     "modisco_file",
+    "modisco_kernels",
 ]
 
 TABLE_COLUMNS = (
@@ -100,6 +102,8 @@ PATTERN_GROUPS = ("pos_patterns", "neg_patterns")
 # `modisco motifs` settings not exposed here, at that command's defaults.
 _MODISCO_FIXED = {"trim_to_window_size": 30, "initial_flank_to_add": 10, "final_flank_to_add": 0}
 _RUN_SETTINGS = ("max_seqlets", "window", "target_fdr", "n_leiden", "max_sequences", "seed")
+# modisco_kernels' example: sequences, their length, and the motif planted once in each.
+KERNEL_EXAMPLE = (300, 100, "TTGACTCATG")
 
 
 @dataclass(frozen=True)
@@ -195,13 +199,18 @@ def _progress(task: str, every: float = PROGRESS_EVERY_S) -> Iterator[None]:
 def _cache_modisco_kernels() -> None:
     """Turn on numba's on-disk cache for tfmodisco-lite's kernels (and compile them in forked children
     where the thread budget allows), so that a second run loads them instead of compiling for about a
-    minute. It must run before :func:`_progress` starts its thread: ``precompile.start()`` does nothing,
-    caching included, once another thread runs, and tfmodisco-lite's own call comes too late."""
+    minute. ``precompile.start()`` must run before :func:`_progress` starts its thread (tfmodisco-lite's
+    own call comes too late): it does nothing, caching included, once another thread runs. The command
+    line's log filter is such a thread, so caching is also turned on here for the kernels it lists."""
     try:
         from modiscolite import precompile
     except ImportError:  # releases without the precompile module compile on every run
         return
     precompile.start()
+    for group in getattr(precompile, "_kernels", list)():
+        for kernel, _ in group:
+            with contextlib.suppress(Exception):  # not a numba dispatcher, or no writable cache location
+                kernel.enable_caching()
 
 
 def run_modisco(
@@ -725,3 +734,48 @@ def modisco_file(
     if report != "none":
         with _progress(f"modisco {report} report of {len(patterns)} patterns"):
             write_report(results, out / "report", jaspar_release, planted_ids or (), report)
+
+
+def _numba_cache_dir() -> str:
+    """Where numba caches memelite's TOMTOM kernel (after its first call), or '' when it is not known."""
+    with needs("modisco", "simplexgrad.studies.modisco"):
+        from memelite import tomtom
+
+    kernel = getattr(sys.modules[tomtom.__module__], "_tomtom", None)
+    return str(getattr(getattr(kernel, "_cache", None), "_cache_path", ""))
+
+
+def modisco_kernels(out: str, seed: int = 0) -> None:
+    """Compile tfmodisco-lite's and memelite's numba kernels into numba's on-disk cache, once.
+
+    Runs :func:`run_modisco` and :func:`match_patterns` on a small example (:data:`KERNEL_EXAMPLE`: one
+    motif planted in random sequences; maps = the one-hot motif plus Gaussian noise) with the array
+    types real runs pass, so that later runs in the environment load the kernels instead of compiling
+    them for a minute or more each. The workflow runs it before any motif discovery, so that no two
+    modisco jobs compile at the same time. The table's one row: the modisco-lite, memelite and numba
+    versions, the folder where numba caches memelite's TOMTOM kernel (empty when unknown), the seconds
+    taken and the number of patterns found.
+
+    Parameters
+    ----------
+    out : str
+        TSV to write (.tsv): versions, numba's cache folder, seconds taken and patterns found.
+    seed : int
+        Seed of the example's sequences and noise.
+    """
+    started = time.perf_counter()
+    n, length, motif = KERNEL_EXAMPLE
+    rng = np.random.default_rng(seed)
+    letters = rng.integers(0, 4, size=(n, length))
+    positions = rng.integers(0, length - len(motif) + 1, size=n)[:, None] + np.arange(len(motif))
+    letters[np.arange(n)[:, None], positions] = [ALPHABET.index(base) for base in motif]
+    one_hot = np.eye(4, dtype=np.float32)[letters]
+    signal = np.zeros((n, length, 1), dtype=np.float32)
+    signal[np.arange(n)[:, None], positions] = 1.0
+    maps = one_hot * signal + rng.normal(0.0, 0.05, one_hot.shape).astype(np.float32)
+    patterns = run_modisco(one_hot, maps, seed=seed).patterns()
+    match_patterns(patterns)
+    packages = {"modiscolite": "modisco-lite", "memelite": "memelite", "numba": "numba"}
+    row = {f"{name}_version": importlib.metadata.version(package) for name, package in packages.items()}
+    row.update(numba_cache=_numba_cache_dir(), seconds=time.perf_counter() - started, patterns=len(patterns))
+    write_table(pd.DataFrame([row]), out)

@@ -6,7 +6,7 @@ from here, so each is defined once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -80,6 +80,15 @@ def same_shape(reference: np.ndarray, reference_name: str, **others: np.ndarray)
                 f"{name} must have the same shape as {reference_name}, {reference.shape}; "
                 f"got shape {other.shape}"
             )
+
+
+def check_method_list(methods: Sequence[str]) -> None:
+    """Refuse a list of attribution methods for one command that is empty or names a method twice."""
+    if not methods:
+        raise ValueError("methods: name at least one attribution method")
+    repeated = sorted({method for method in methods if methods.count(method) > 1})
+    if repeated:
+        raise ValueError(f"methods: {repeated} named more than once")
 
 
 def check_finite(array: np.ndarray, name: str) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simplexgrad._arrays import ALPHABET_AXIS, Layout, OutputKind, Target, as_layout
+from simplexgrad._arrays import ALPHABET_AXIS, Layout, OutputKind, Target, as_layout, check_method_list
 from simplexgrad._docs import parameter_help
 from simplexgrad.attribution._points import (
     QUERY_BLOCK,
@@ -423,11 +423,7 @@ def attribute_methods_file(
         Methods' own options as METHOD.NAME=VALUE, e.g. integrated_gradients.steps=25.
         Unset ones take the method's defaults (:func:`method_options`).
     """
-    if not methods:
-        raise ValueError("methods: name at least one attribution method")
-    repeated = sorted({method for method in methods if methods.count(method) > 1})
-    if repeated:
-        raise ValueError(f"methods: {repeated} named more than once")
+    check_method_list(methods)
     for method in methods:
         method_options(method)  # an unknown method is refused before anything is read
     chosen = _parsed_options(options or [], methods)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simplexgrad._arrays import check_method_list
 from simplexgrad._optional import needs
 
 with needs("workflow", "simplexgrad.studies.evaluation"):
@@ -217,11 +218,7 @@ def evaluate_methods_file(
     thresholds : list of float or None
         Angles (degrees) for the large-angle percentages; default 30, 45 and 60.
     """
-    if not methods:
-        raise ValueError("methods: name at least one attribution method")
-    repeated = sorted({method for method in methods if methods.count(method) > 1})
-    if repeated:
-        raise ValueError(f"methods: {repeated} named more than once")
+    check_method_list(methods)
     training = _read_json(classification)
     truths: dict[tuple[str, bytes], np.ndarray] = {}  # files of the same sequences share their ground truth
     tables = {}

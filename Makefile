@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 EXTRAS_run := workflow,keras,modisco
 EXTRAS_test := test
 STAMP = $(VENV)/.installed-$(1)
+CONSTRAINTS := requirements/constraints.txt
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -16,7 +17,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 QUICK_CONFIG ?= config/quick.yaml
 
-.PHONY: setup setup-run test test-fast test-stress lint run report benchmark clean-venv bedtools docs
+.PHONY: setup setup-run lock test test-fast test-stress lint run report benchmark clean-venv bedtools docs
 
 .PRECIOUS: $(VENV)/.installed-%
 
@@ -24,10 +25,13 @@ setup: $(call STAMP,test) bedtools
 
 setup-run: $(call STAMP,run) bedtools
 
-$(VENV)/.installed-%: pyproject.toml
+# pip installs uv, and uv the project (tools/uv_install.py passes it pip's settings: indexes, local wheels),
+# at the versions of requirements/constraints.txt; uv unpacks and compiles TensorFlow, torch and JAX several
+# times faster than pip.
+$(VENV)/.installed-%: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS_$*)]' 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) uv 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python tools/uv_install.py --quiet --constraint $(CONSTRAINTS) -e '.[$(EXTRAS_$*)]'
 	touch $@ $(if $(filter test,$*),$(call STAMP,run))
 
 # BEDTools is a system program: install it with apt when we may, otherwise say how.
@@ -42,7 +46,7 @@ bedtools:
 	fi
 
 lint: setup
-	$(BIN)/ruff check workflow tests benchmarks
+	$(BIN)/ruff check workflow tests benchmarks tools
 
 # One pytest worker per core, each test module whole on one worker: a module's shared fixtures (a tiny
 # workflow run, the Slurm cluster, the wheels) are made once. The modules with the longest fixtures go
@@ -75,6 +79,16 @@ benchmark: setup
 	$(BIN)/python benchmarks/training_epoch.py --threads 2
 	$(BIN)/python benchmarks/angle_penalty_modes.py --threads 2
 	$(BIN)/python benchmarks/ensemble_training.py --members 1 10 --num-seqs 2000 --tensorflow
+
+# requirements/constraints.txt again: the versions uv resolves today for the test extra, in a new environment
+# (local version labels such as torch's +cpu dropped, so that the file holds on any machine).
+lock:
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet uv 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	$(VENV)-lock/bin/python tools/uv_install.py --quiet '.[test]' uv
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(VENV)-lock/bin/python -m uv pip freeze --python $(VENV)-lock/bin/python \
+	  --exclude-editable | grep -v -e '^pip==' -e '^simplexgrad' | sed 's/+[A-Za-z0-9.]*$$//' | sort -f; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf $(VENV)-lock
 
 clean-venv:
 	rm -rf $(VENV)

@@ -86,5 +86,6 @@ def repository_copy(destination: Path) -> Path:
             stamp.touch()
             os.utime(stamp, (installed, installed))
     oldest = min((REPO / ".venv" / f".installed-{name}").stat().st_mtime for name in ("test", "run"))
-    os.utime(destination / "pyproject.toml", (oldest - 1, oldest - 1))
+    for name in ("pyproject.toml", "requirements/constraints.txt"):  # what the stamps are made from
+        os.utime(destination / name, (oldest - 1, oldest - 1))
     return destination

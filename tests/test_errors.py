@@ -519,7 +519,7 @@ def test_fig3a_labels_the_maps_with_the_recorded_method(inputs, tmp_path, monkey
     from simplexgrad import figures, plots
     from simplexgrad.plots import synthetic
 
-    labels = []  # the track labels; nothing is drawn (logomaker is slow)
+    labels = []  # the track labels; no logo is drawn
     monkeypatch.setattr(synthetic, "logo_track", lambda axis, values, start, label: labels.append(label))
     monkeypatch.setattr(plots, "save_figure", lambda figure, pdf, png: plt.close(figure))
     maps = np.random.default_rng(0).normal(size=(6, LENGTH, 4)).astype(np.float32)

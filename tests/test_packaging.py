@@ -26,7 +26,7 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 OPTIONAL = [
     "pandas", "scipy", "keras", "tensorflow", "torch", "jax", "tqdm", "matplotlib", "seaborn", "sklearn",
     "modiscolite", "memelite", "pyjaspar", "snakemake", "yaml", "jsonschema", "pyfaidx", "pybedtools",
-    "logomaker", "captum",
+    "captum",
 ]  # fmt: skip
 # import name -> distribution name, where they differ
 DISTRIBUTION = {"modiscolite": "modisco-lite", "yaml": "pyyaml", "sklearn": "scikit-learn"}

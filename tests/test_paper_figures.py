@@ -143,3 +143,33 @@ def test_fig3e_draws_each_bin_at_its_plot_angle_and_says_which_bins():
     figure = plots.fig3e_ensemble_difference(histogram, plain, "CNN-deep-exp")
     np.testing.assert_allclose(line_x(figure.axes[1], "CTCF"), centres)
     assert "5° bins" in figure.axes[1].get_xlabel()
+
+
+def test_logo_glyphs_stack_each_position_by_value_with_negatives_upside_down_below_zero():
+    values = np.array([[1.0, -0.5, 0.25, 0.0], [-0.1, -0.3, 0.0, 0.2]])  # columns A, C, G, T
+    assert plots.logo_glyphs(values, start=10) == [
+        ("C", 10, -0.5, 0.5, True), ("G", 10, 0.0, 0.25, False), ("A", 10, 0.25, 1.0, False),
+        ("C", 11, -0.4, 0.3, True), ("A", 11, pytest.approx(-0.1), 0.1, True), ("T", 11, 0.0, 0.2, False),
+    ]  # fmt: skip
+    assert plots.logo_glyphs(np.zeros((3, 4)), start=0) == []
+
+
+def test_logo_track_fills_each_glyphs_box_in_its_letters_colour():
+    figure, axis = plt.subplots()
+    values = np.array([[1.0, -0.5, 0.25, 0.0], [-0.1, -0.3, 0.0, 0.2], [0.0, 0.0, 0.0, 0.0]])
+    plots.logo_track(axis, values, start=10, title="map")
+    (collection,) = axis.collections
+    glyphs = plots.logo_glyphs(values, start=10)
+    assert len(collection.get_paths()) == len(glyphs)
+    for path, color, (letter, position, floor, height, _) in zip(
+        collection.get_paths(), collection.get_facecolors(), glyphs
+    ):
+        box = path.get_extents()
+        assert box.ymin == pytest.approx(floor) and box.height == pytest.approx(height)
+        assert box.xmin >= position - 0.5 and box.xmax <= position + 0.5
+        assert (box.xmin + box.xmax) / 2 == pytest.approx(position)
+        np.testing.assert_allclose(color[:3], matplotlib.colors.to_rgb(plots._common.LOGO_COLORS[letter]))
+    widths = {letter: path.get_extents().width for path, (letter, *_) in zip(collection.get_paths(), glyphs)}
+    assert widths["A"] == pytest.approx(plots._common.LOGO_WIDTH) and widths["T"] <= widths["A"]
+    assert axis.get_xlim() == (9.5, 12.5) and axis.get_ylim() == pytest.approx((-0.5, 1.25))
+    assert axis.get_ylabel() == "map"

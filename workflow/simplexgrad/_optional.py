@@ -34,7 +34,7 @@ PROVIDES: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "modisco": ("modiscolite", "memelite", "pyjaspar", "pandas", "scipy"),
     "workflow": (
-        "pandas", "scipy", "matplotlib", "seaborn", "logomaker", "pyjaspar", "pyfaidx", "pybedtools",
+        "pandas", "scipy", "matplotlib", "seaborn", "pyjaspar", "pyfaidx", "pybedtools",
         "yaml", "jsonschema",
     ),
 }  # fmt: skip

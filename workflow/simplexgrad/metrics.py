@@ -15,7 +15,6 @@ from simplexgrad._optional import needs
 
 with needs("workflow", "simplexgrad.metrics"):
     import pandas as pd
-    from scipy.stats import rankdata
 
     from simplexgrad._arrays import as_sequences, same_shape
     from simplexgrad.correction import correct, simplex_angle
@@ -138,6 +137,9 @@ def auroc_per_row(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray
     numpy.ndarray
         ``(N,)``; NaN for rows without positives or without negatives.
     """
+    with needs("workflow", "simplexgrad.metrics"):  # here, not at the top: scipy.stats takes a second
+        from scipy.stats import rankdata
+
     scores, positive, negative = _check_rows(scores, positive, negative)
     valid = positive | negative
     ranks = rankdata(np.where(valid, scores, np.inf), axis=1)

@@ -9,6 +9,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "_common": [
             "save_figure",
             "model_label",
+            "logo_glyphs",
             "logo_track",
             "angle_track",
             "angle_axis",

@@ -3,6 +3,7 @@ large-angle panels, and the figure of any model's angles (``simplexgrad angles``
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -17,12 +18,19 @@ with needs("workflow", "simplexgrad.plots._common"):
     import matplotlib.pyplot as plt
     import pandas as pd
     import seaborn as sns
+    from matplotlib.collections import PatchCollection
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
 
     from simplexgrad.io import atomic_output
 
 __all__ = [
     "save_figure",
     "model_label",
+    "logo_glyphs",
     "logo_track",
     "angle_track",
     "angle_axis",
@@ -46,13 +54,65 @@ def model_label(architecture: str, activation: str) -> str:
     return f"{architecture.replace('cnn_', 'CNN-')}-{short}"
 
 
-def logo_track(axis, values: np.ndarray, start: int, title: str) -> None:
-    """Draw ``(W, 4)`` ACGT values as a sequence logo on ``axis``, positions numbered from ``start``."""
-    with needs("workflow", "simplexgrad.plots._common"):
-        import logomaker  # here: only the sequence-logo figures need it
+# The sequence logos' letter colours (the classic scheme: A green, C blue, G orange, T red), glyph width
+# (positions) and font.
+LOGO_COLORS = {"A": (0.0, 0.5, 0.0), "C": (0.0, 0.0, 1.0), "G": (1.0, 0.65, 0.0), "T": (1.0, 0.0, 0.0)}
+LOGO_WIDTH = 0.95
+LOGO_FONT = {"family": "sans", "weight": "bold"}
 
-    frame = pd.DataFrame(values, columns=list(ALPHABET), index=np.arange(start, start + len(values)))
-    logomaker.Logo(frame, ax=axis, color_scheme="classic")
+
+@functools.cache
+def _letter(letter: str, flip: bool) -> tuple[Path, float]:
+    """A letter's outline moved and scaled into the unit square (upside down if ``flip``), and the width
+    it may take in a glyph box: at most an E's, so that narrow letters are not stretched wide."""
+    font = FontProperties(**LOGO_FONT)
+    path = TextPath((0, 0), letter, size=1, prop=font)
+    if flip:
+        path = Affine2D().scale(1, -1).transform_path(path)
+    box = path.get_extents()
+    unit = Affine2D().translate(-box.xmin, -box.ymin).scale(1 / box.width, 1 / box.height)
+    widest = TextPath((0, 0), "E", size=1, prop=font).get_extents().width
+    return unit.transform_path(path), min(1.0, box.width / widest)
+
+
+def logo_glyphs(values: np.ndarray, start: int) -> list[tuple[str, float, float, float, bool]]:
+    """Where a sequence logo of ``(W, 4)`` ACGT values puts its letters: ``(letter, position, floor,
+    height, upside_down)`` per non-zero value. At each position the letters are stacked by value, the
+    smallest at the bottom: those below zero under the baseline, upside down, the largest on top (the
+    conventions of logomaker's ``Logo``)."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, axis=1, kind="stable")
+    stacked = np.take_along_axis(values, order, axis=1)
+    heights = np.abs(stacked)
+    below, above = np.where(stacked < 0, heights, 0.0), np.where(stacked > 0, heights, 0.0)
+    floors = np.where(
+        stacked < 0,
+        np.cumsum(below, axis=1) - below - below.sum(axis=1, keepdims=True),
+        np.cumsum(above, axis=1) - above,  # the positive stack starts at 0 exactly
+    )
+    return [
+        (ALPHABET[order[row, rank]], start + int(row), float(floors[row, rank]), float(heights[row, rank]),
+         bool(stacked[row, rank] < 0))
+        for row, rank in zip(*np.nonzero(heights))
+    ]  # fmt: skip
+
+
+def logo_track(axis, values: np.ndarray, start: int, title: str) -> None:
+    """Draw ``(W, 4)`` ACGT values as a sequence logo on ``axis``, positions numbered from ``start``: each
+    letter fills its box (:func:`logo_glyphs`), all drawn as one collection, which is many times faster
+    than a patch per letter."""
+    glyphs = logo_glyphs(values, start)
+    patches, colors = [], []
+    for letter, position, floor, height, flip in glyphs:
+        outline, width = _letter(letter, flip)
+        width *= LOGO_WIDTH
+        box = Affine2D().scale(width, height).translate(position - width / 2, floor)
+        patches.append(PathPatch(box.transform_path(outline)))
+        colors.append(LOGO_COLORS[letter])
+    axis.add_collection(PatchCollection(patches, facecolors=colors, edgecolors="none", linewidths=0))
+    axis.set_xlim(start - 0.5, start + len(values) - 0.5)
+    if glyphs:
+        axis.set_ylim(min(glyph[2] for glyph in glyphs), max(glyph[2] + glyph[3] for glyph in glyphs))
     axis.axhline(0, color="0.3", lw=0.5)
     axis.set_ylabel(title, fontsize=8)
     axis.tick_params(labelsize=7)

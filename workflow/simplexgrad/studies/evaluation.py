@@ -15,7 +15,6 @@ from simplexgrad._optional import needs
 
 with needs("workflow", "simplexgrad.studies.evaluation"):
     import pandas as pd
-    from scipy.stats import wilcoxon
 
     from simplexgrad import io
     from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, simplex_angle
@@ -327,6 +326,9 @@ def summarize_file(metrics: str, out: str) -> None:
 def _wilcoxon(difference: np.ndarray) -> float:
     if len(difference) < 2 or np.all(difference == 0):
         return float("nan")
+    with needs("workflow", "simplexgrad.studies.evaluation"):  # here: scipy.stats takes a second
+        from scipy.stats import wilcoxon
+
     return float(wilcoxon(difference).pvalue)
 
 

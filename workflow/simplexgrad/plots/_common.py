@@ -75,7 +75,7 @@ def _letter(letter: str, flip: bool) -> tuple[Path, float]:
     return unit.transform_path(path), min(1.0, box.width / widest)
 
 
-def logo_glyphs(values: np.ndarray, start: int) -> list[tuple[str, float, float, float, bool]]:
+def logo_glyphs(values: np.ndarray, start: int) -> list[tuple[str, int, float, float, bool]]:
     """Where a sequence logo of ``(W, 4)`` ACGT values puts its letters: ``(letter, position, floor,
     height, upside_down)`` per non-zero value. At each position the letters are stacked by value, the
     smallest at the bottom: those below zero under the baseline, upside down, the largest on top (the

@@ -9,6 +9,8 @@ EXTRAS_run := workflow,keras,modisco
 EXTRAS_test := test
 STAMP = $(VENV)/.installed-$(1)
 CONSTRAINTS := requirements/constraints.txt
+# After a pip command: drop pip's warning for each local index that lacks the package, keep pip's exit status.
+PIP_FILTERED = 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -30,7 +32,7 @@ setup-run: $(call STAMP,run) bedtools
 # times faster than pip.
 $(VENV)/.installed-%: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) uv 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) uv $(PIP_FILTERED)
 	$(BIN)/python tools/uv_install.py --quiet --constraint $(CONSTRAINTS) -e '.[$(EXTRAS_$*)]'
 	touch $@ $(if $(filter test,$*),$(call STAMP,run))
 
@@ -84,7 +86,7 @@ benchmark: setup
 # (local version labels such as torch's +cpu dropped, so that the file holds on any machine).
 lock:
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
-	$(VENV)-lock/bin/python -m pip install --quiet uv 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	$(VENV)-lock/bin/python -m pip install --quiet uv $(PIP_FILTERED)
 	$(VENV)-lock/bin/python tools/uv_install.py --quiet '.[test]' uv
 	{ sed -n '/^#/p' $(CONSTRAINTS); $(VENV)-lock/bin/python -m uv pip freeze --python $(VENV)-lock/bin/python \
 	  --exclude-editable | grep -v -e '^pip==' -e '^simplexgrad' | sed 's/+[A-Za-z0-9.]*$$//' | sort -f; } > $(CONSTRAINTS).new

@@ -90,11 +90,25 @@ def workflow_file(path):
     return os.path.join(workflow.basedir, path)
 
 
+def jax_gpu_plugin_installed():
+    """Whether a JAX GPU plugin is installed: JAX finds CUDA and ROCm only through plugins (the
+    jax_plugins namespace package or entry points). Without one, 'auto' is decided without importing
+    JAX, a second saved at every Snakemake start, and every Slurm job starts one."""
+    import importlib.metadata
+    import importlib.util
+
+    return importlib.util.find_spec("jax_plugins") is not None or bool(
+        importlib.metadata.entry_points(group="jax_plugins")
+    )
+
+
 def resolve_engine(engine):
     """training.engine: 'auto' is the JAX ensemble engine when JAX sees a GPU, else the single-model one
     (a vmapped step on CPU was measured slower than sequential ones)."""
     if engine != "auto":
         return engine
+    if not jax_gpu_plugin_installed():
+        return "single"
     try:
         import jax
 

@@ -1,0 +1,77 @@
+"""The command line's shorter start: the optional imports it skips, and only those."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from simplexgrad import _startup
+from simplexgrad._startup import skipped_optional_imports
+
+
+@pytest.fixture
+def optional_module(tmp_path, monkeypatch):
+    """A not yet imported module ``sg_optional_dep`` and a finder skipping it for importers ``lib.*``."""
+    (tmp_path / "sg_optional_dep.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_startup, "OPTIONAL_IMPORTS", {"sg_optional_dep": ("lib.",)})
+    yield "sg_optional_dep"
+    sys.modules.pop("sg_optional_dep", None)
+
+
+GUARDED_IMPORT = "try:\n    import sg_optional_dep as found\nexcept ImportError:\n    found = None\n"
+
+
+def import_from(module_name: str) -> object:
+    """Run the guarded import as module ``module_name`` would; the module found or None."""
+    namespace = {"__name__": module_name}
+    exec(GUARDED_IMPORT, namespace)
+    return namespace["found"]
+
+
+def test_only_the_listed_importers_see_the_package_as_missing(optional_module):
+    with skipped_optional_imports():
+        assert import_from("lib.wrappers") is None
+        assert import_from("library") is not None  # a prefix of the name, not of the dotted path
+        assert import_from("lib.wrappers") is not None  # imported by now: nothing to skip
+    assert optional_module in sys.modules
+
+
+def test_the_finder_leaves_with_the_block(optional_module):
+    finders = list(sys.meta_path)
+    with skipped_optional_imports():
+        assert len(sys.meta_path) == len(finders) + 1
+    assert sys.meta_path == finders
+    assert import_from("lib.wrappers") is not None
+
+
+def test_jax_is_not_skipped_when_keras_runs_on_jax(monkeypatch):
+    for backend, skipped in (("tensorflow", {"sklearn", "jax"}), ("jax", {"sklearn"})):
+        monkeypatch.setenv("KERAS_BACKEND", backend)
+        with skipped_optional_imports():
+            assert set(sys.meta_path[0].skipped) == skipped, backend
+
+
+@pytest.mark.slow
+def test_keras_on_tensorflow_imports_neither_scikit_learn_nor_jax_and_still_differentiates():
+    script = (
+        "import sys\n"
+        "from simplexgrad._startup import skipped_optional_imports\n"
+        "with skipped_optional_imports():\n"
+        "    import keras, numpy as np\n"
+        "    from simplexgrad.attribution import saliency\n"
+        "    model = keras.Sequential([keras.Input((8, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])\n"
+        "    maps = saliency(model, np.eye(4, dtype='float32')[np.arange(8) % 4][None])\n"
+        "    assert maps.shape == (1, 8, 4)\n"
+        "    print(sorted(name for name in ('sklearn', 'jax') if name in sys.modules))\n"
+        "import sklearn, jax\n"  # later imports from elsewhere are unaffected
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,64 @@
+"""A shorter start for the command line: optional imports of TensorFlow and Keras that no command uses.
+
+Importing Keras on TensorFlow takes about 6 s of CPU, and each training or attribution job of the workflow
+is a process that pays it. A quarter of it goes to two optional imports that only matter to code the
+command line never runs: Keras's scikit-learn wrappers import scikit-learn (about 1 s), and when JAX is
+installed, TensorFlow Lite's JAX converter and a Keras compatibility patch for JAX's monitoring import JAX
+(about 0.5 s). Both sites guard the import with ``try: ... except ImportError``. While
+:func:`skipped_optional_imports` is active, exactly these sites see the package as missing; the same
+package imported from anywhere else, or already imported, is unaffected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+
+__all__ = ["skipped_optional_imports"]
+
+# package -> the modules whose optional import of it is skipped (prefixes of the importing module's name)
+OPTIONAL_IMPORTS: Mapping[str, Sequence[str]] = {
+    "sklearn": ("keras.src.wrappers.",),
+    "jax": ("tensorflow.lite.", "keras.src.callbacks.orbax_checkpoint"),
+}
+
+
+class _SkippingFinder(importlib.abc.MetaPathFinder):
+    """First on ``sys.meta_path``: raises ModuleNotFoundError for ``package`` (or a submodule) when the
+    module running the import statement is one of ``importers``; otherwise leaves the search to the
+    other finders."""
+
+    def __init__(self, skipped: Mapping[str, Sequence[str]]) -> None:
+        self.skipped = {package: tuple(importers) for package, importers in skipped.items()}
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        importers = self.skipped.get(name.partition(".")[0])
+        if importers is None:
+            return None
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            frame = frame.f_back
+        importer = frame.f_globals.get("__name__", "") if frame is not None else ""
+        if importer.startswith(importers):
+            raise ModuleNotFoundError(f"No module named {name!r} (skipped for {importer})", name=name)
+        return None
+
+
+@contextlib.contextmanager
+def skipped_optional_imports() -> Iterator[None]:
+    """Within the block, the optional imports of :data:`OPTIONAL_IMPORTS` fail as if the package were
+    missing: scikit-learn for Keras's wrappers, and JAX for TensorFlow Lite and Keras's Orbax callback
+    unless Keras runs on JAX (``KERAS_BACKEND=jax``)."""
+    skipped = dict(OPTIONAL_IMPORTS)
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        del skipped["jax"]
+    finder = _SkippingFinder(skipped)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(finder)

@@ -46,14 +46,14 @@ def test_the_finder_leaves_with_the_block(optional_module):
 
 
 def test_jax_is_not_skipped_when_keras_runs_on_jax(monkeypatch):
-    for backend, skipped in (("tensorflow", {"sklearn", "jax"}), ("jax", {"sklearn"})):
+    for backend, skipped in (("tensorflow", {"sklearn", "jax", "scipy"}), ("jax", {"sklearn", "scipy"})):
         monkeypatch.setenv("KERAS_BACKEND", backend)
         with skipped_optional_imports():
             assert set(sys.meta_path[0].skipped) == skipped, backend
 
 
 @pytest.mark.slow
-def test_keras_on_tensorflow_imports_neither_scikit_learn_nor_jax_and_still_differentiates():
+def test_keras_and_seaborn_work_without_scikit_learn_jax_and_scipy_stats():
     script = (
         "import sys\n"
         "from simplexgrad._startup import skipped_optional_imports\n"
@@ -63,8 +63,10 @@ def test_keras_on_tensorflow_imports_neither_scikit_learn_nor_jax_and_still_diff
         "    model = keras.Sequential([keras.Input((8, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])\n"
         "    maps = saliency(model, np.eye(4, dtype='float32')[np.arange(8) % 4][None])\n"
         "    assert maps.shape == (1, 8, 4)\n"
-        "    print(sorted(name for name in ('sklearn', 'jax') if name in sys.modules))\n"
-        "import sklearn, jax\n"  # later imports from elsewhere are unaffected
+        "    import matplotlib; matplotlib.use('Agg'); import seaborn\n"
+        "    seaborn.histplot(np.arange(10.0), bins=np.arange(0, 11, 2), stat='density')\n"
+        "    print(sorted(name for name in ('sklearn', 'jax', 'scipy.stats') if name in sys.modules))\n"
+        "import sklearn, jax, scipy.stats\n"  # later imports from elsewhere are unaffected
     )
     result = subprocess.run(
         [sys.executable, "-c", script],

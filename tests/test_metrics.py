@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from simplexgrad.metrics import (
     aupr_per_row,
     auroc_per_row,
+    average_ranks,
     cosine_similarity,
     ensemble_average,
     ensemble_difference_by_angle,
@@ -50,6 +51,23 @@ def test_auc_hand_case():
     assert auroc_per_row(scores, positive, negative)[0] == pytest.approx(7 / 8)
     # PR points: (0, 1) -> (0.5, 1) -> (0.5, 0.5) -> (1, 2/3): area 0.5 + 0 + 0.5 * (0.5 + 2/3) / 2.
     assert aupr_per_row(scores, positive, negative)[0] == pytest.approx(0.5 + 0.5 * (0.5 + 2 / 3) / 2)
+
+
+def test_average_ranks_hand_case():
+    values = np.array([[3.0, 1.0, 3.0, np.inf, 2.0, 3.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    expected = [[4.0, 1.0, 4.0, 6.0, 2.0, 4.0], [3.5] * 6]  # tied 3s share ranks 3, 4, 5
+    np.testing.assert_array_equal(average_ranks(values), expected)
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 6))
+def test_average_ranks_are_scipys_average_ranks(seed, length, distinct):
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, distinct, size=(4, length)).astype(np.float64)  # few values: many ties
+    values[rng.uniform(size=values.shape) < 0.1] = np.inf
+    np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=1))
 
 
 @settings(deadline=None, max_examples=60)

@@ -57,6 +57,10 @@ def test_average_ranks_hand_case():
     values = np.array([[3.0, 1.0, 3.0, np.inf, 2.0, 3.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
     expected = [[4.0, 1.0, 4.0, 6.0, 2.0, 4.0], [3.5] * 6]  # tied 3s share ranks 3, 4, 5
     np.testing.assert_array_equal(average_ranks(values), expected)
+    with pytest.raises(ValueError, match="NaN"):
+        average_ranks(np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match=r"\(N, L\)"):
+        average_ranks(np.zeros(3))
 
 
 @settings(deadline=None, max_examples=80)

@@ -168,6 +168,8 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.ndim != 2:
         raise ValueError(f"values must have shape (N, L); got shape {values.shape}")
+    if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
+        raise ValueError("values must not be NaN (a NaN has no rank)")
     length = values.shape[1]
     order = np.argsort(values, axis=1, kind="stable")
     ordered = np.take_along_axis(values, order, axis=1)

@@ -12,9 +12,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-def run_with_jax(script: Path, source: str, *args: object, timeout: int = 600) -> str:
+def run_with_jax(
+    script: Path, source: str, *args: object, timeout: int = 600, threads: int | None = 1
+) -> str:
     """Write ``source`` to ``script`` and run it with ``args`` under the JAX backend on the CPU (this test
-    process runs TensorFlow); its stdout. The test fails, with the end of stderr, on a non-zero exit."""
+    process runs TensorFlow); its stdout. The test fails, with the end of stderr, on a non-zero exit.
+
+    JAX computes on ``threads`` threads (None: JAX's default, every core): `make test` runs one pytest
+    worker per core, so more threads would only compete with the other worker."""
+    if threads is not None:
+        source = f"from simplexgrad.backend import configure_threads\nconfigure_threads({threads})\n{source}"
     script.write_text(source)
     result = subprocess.run(
         [sys.executable, str(script), *map(str, args)],

@@ -189,3 +189,47 @@ def test_cached_gradient_function_follows_weight_updates(rng):
     fresh.set_weights(model.get_weights())
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, saliency(fresh, x), rtol=1e-5, atol=1e-9)
+
+
+JAX_THREADS = textwrap.dedent(
+    """
+    import os, sys
+    import jax, jax.numpy as jnp
+    from simplexgrad.backend import configure_threads
+
+    if sys.argv[1] != "default":
+        configure_threads(int(sys.argv[1]))
+    product = jax.jit(lambda a: jnp.tanh(a @ a).sum())
+    x = jnp.ones((1500, 1500))
+    product(x).block_until_ready()  # compiled before the threads are counted
+
+    def cpu_ticks():  # user time of each thread of this process (/proc/<pid>/task/<tid>/stat, field 14)
+        ticks = {}
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/stat") as stat:
+                ticks[tid] = int(stat.read().rsplit(")", 1)[1].split()[11])
+        return ticks
+
+    before = cpu_ticks()
+    for _ in range(12):
+        product(x).block_until_ready()
+    spent = {tid: ticks - before.get(tid, 0) for tid, ticks in cpu_ticks().items()}
+    total = sum(spent.values())
+    print(sum(ticks > 0.2 * total for ticks in spent.values()), total)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs (Linux)"
+)
+def test_threads_limit_the_jax_compute_threads(tmp_path):
+    """``configure_threads(1)`` leaves JAX one busy compute thread; by default a matrix product spreads
+    over several (JAX ignores XLA's thread flags and sizes its pools from the CPU affinity)."""
+    busy = {}
+    for threads in ("default", "1"):
+        stdout = run_with_jax(tmp_path / "threads.py", JAX_THREADS, threads, threads=None)
+        busy[threads], total = map(int, stdout.split())
+        assert total > 50, "too little work to count the threads"  # clock ticks: 10 ms each
+    assert busy["1"] == 1 and busy["default"] >= 2, busy

@@ -48,8 +48,9 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def configure_threads(threads: int | None) -> None:
     """Limit the backend to ``threads`` CPU threads (None leaves the backend's default).
 
-    Call before the first model is built: TensorFlow fixes its thread pools on first use. XLA stays off
-    on the TensorFlow CPU path, where it was measured to be far slower for these models.
+    Call before the first model is built: TensorFlow fixes its thread pools on first use, and JAX when it
+    creates its CPU client. XLA stays off on the TensorFlow CPU path, where it was measured to be far
+    slower for these models.
     """
     if threads is None:
         return
@@ -65,9 +66,31 @@ def configure_threads(threads: int | None) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
     elif backend == "jax":
-        os.environ.setdefault(
-            "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
-        )
+        _start_jax_with_threads(threads)
+
+
+def _start_jax_with_threads(threads: int) -> None:
+    """Create JAX's clients while the process may run on only ``threads`` of its CPUs, then give the
+    CPUs back.
+
+    JAX sizes its CPU thread pools from the process's CPU affinity when it creates its CPU client, and
+    ignores XLA's ``intra_op_parallelism_threads`` flag (measured on jax 0.10: a 2-core machine kept two
+    busy compute threads). The pools keep their size afterwards; the threads may run on any of the
+    process's CPUs, so concurrent jobs are not pinned to the same ones. Without ``os.sched_setaffinity``
+    (macOS, Windows), or after JAX has started, JAX keeps its default.
+    """
+    import jax
+
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    allowed = os.sched_getaffinity(0)
+    if threads >= len(allowed):
+        return
+    os.sched_setaffinity(0, sorted(allowed)[:threads])
+    try:
+        jax.devices()
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def seed_everything(seed: int) -> None:

@@ -39,8 +39,9 @@ def random_onehot(rng: np.random.Generator, n: int, length: int, alphabet: int =
     return np.eye(alphabet, dtype=np.float32)[rng.integers(0, alphabet, size=(n, length))]
 
 
-def small_cnn(length: int = 30, alphabet: int = 4, dtype: str = "float32", seed: int = 0):
-    """A small conv → pool → dense → sigmoid model with smooth activations (for finite differences)."""
+def small_cnn(length: int = 30, alphabet: int = 4, dtype: str = "float32", seed: int = 0, units: int = 1):
+    """A small conv → pool → dense → sigmoid model with smooth activations (for finite differences) and
+    ``units`` output units."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -51,7 +52,7 @@ def small_cnn(length: int = 30, alphabet: int = 4, dtype: str = "float32", seed:
     hidden = keras.layers.AveragePooling1D(3, dtype=dtype)(hidden)
     hidden = keras.layers.Flatten(dtype=dtype)(hidden)
     hidden = keras.layers.Dense(8, activation="tanh", dtype=dtype)(hidden)
-    outputs = keras.layers.Dense(1, activation="sigmoid", dtype=dtype)(hidden)
+    outputs = keras.layers.Dense(units, activation="sigmoid", dtype=dtype)(hidden)
     model = keras.Model(inputs, outputs)
     # Move batch-norm statistics off their defaults so that inference mode is actually exercised.
     bn = model.layers[2]

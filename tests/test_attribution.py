@@ -34,6 +34,30 @@ def test_saliency_matches_central_finite_differences(model64, rng):
     np.testing.assert_allclose(grads, numeric, rtol=1e-4, atol=1e-7)
 
 
+def test_each_unit_of_a_multi_task_model_has_its_own_gradient(rng):
+    """One compiled function serves every unit (the unit is its argument): each unit's saliency is that
+    unit's finite differences, and its logit gradient that over p (1 - p)."""
+    model = small_cnn(dtype="float64", seed=5, units=3)
+    x = random_onehot(rng, 3, 30).astype(np.float64)
+    step = 1e-5
+    maps = []
+    for unit in range(3):
+        grads = saliency(model, x, class_index=unit)
+        numeric = np.empty_like(x)
+        for position in range(x.shape[1]):
+            for letter in range(4):
+                bump = np.zeros_like(x)
+                bump[:, position, letter] = step
+                up, down = (np.asarray(model(x + sign * bump, training=False))[:, unit] for sign in (1, -1))
+                numeric[:, position, letter] = (up - down) / (2 * step)
+        np.testing.assert_allclose(grads, numeric, rtol=1e-4, atol=1e-7)
+        p = np.asarray(model(x, training=False))[:, unit]
+        logit = saliency(model, x, class_index=unit, output="logit")
+        np.testing.assert_allclose(logit * (p * (1 - p))[:, None, None], grads, rtol=1e-6, atol=1e-12)
+        maps.append(grads)
+    assert not np.allclose(maps[0], maps[1]) and not np.allclose(maps[1], maps[2])
+
+
 def test_logit_gradient_is_probability_gradient_over_p_one_minus_p(model64, rng):
     x = random_onehot(rng, 4, 30)
     probability = saliency(model64, x)
@@ -155,10 +179,13 @@ JAX_SALIENCY = textwrap.dedent(
     from conftest import small_cnn
     from simplexgrad.attribution import saliency
     assert keras.backend.backend() == "jax"
-    model = small_cnn()
+    model, multi_task = small_cnn(), small_cnn(units=3)
     model.load_weights(sys.argv[1])
+    multi_task.load_weights(sys.argv[1].replace("small.weights", "units3.weights"))
     x = np.load(sys.argv[2])
     np.save(sys.argv[2] + ".jax.npy", saliency(model, x, batch_size=3))
+    for unit in (2, 0):  # one compiled function, called for a second unit
+        np.save(sys.argv[2] + f".jax.unit{unit}.npy", saliency(multi_task, x, class_index=unit))
     """
 )
 
@@ -169,6 +196,8 @@ def test_tensorflow_and_jax_give_the_same_saliency(tmp_path, rng):
     x = random_onehot(rng, 8, 30)
     weights = tmp_path / "small.weights.h5"
     model.save_weights(weights)
+    multi_task = small_cnn(seed=8, units=3)
+    multi_task.save_weights(tmp_path / "units3.weights.h5")
     inputs = tmp_path / "x.npy"
     np.save(inputs, x)
     here = os.path.dirname(__file__)
@@ -177,6 +206,11 @@ def test_tensorflow_and_jax_give_the_same_saliency(tmp_path, rng):
     tf_grads = saliency(model, x, batch_size=3)
     assert np.abs(tf_grads).max() > 1e-4
     np.testing.assert_allclose(jax_grads, tf_grads, rtol=1e-4, atol=1e-7)
+    for unit in (0, 2):
+        tf_unit = saliency(multi_task, x, class_index=unit)
+        assert np.abs(tf_unit).max() > 1e-4
+        np.testing.assert_allclose(np.load(f"{inputs}.jax.unit{unit}.npy"), tf_unit, rtol=1e-4, atol=1e-7)
+    assert not np.allclose(np.load(f"{inputs}.jax.unit0.npy"), np.load(f"{inputs}.jax.unit2.npy"))
 
 
 def test_cached_gradient_function_follows_weight_updates(rng):

@@ -256,31 +256,35 @@ def input_gradient_function(
         ``f(x)`` with ``x`` an array ``(B, L, A)`` returning gradients ``(B, L, A)`` in the model's input
         dtype (float32 for the models of this project).
         Inference mode (dropout off, batch-norm moving statistics). Each sample's gradient depends only
-        on that sample. Compiled once per (model, class_index, output) and cached (not with a target).
+        on that sample. Compiled once per (model, output) and cached, the unit being an argument of the
+        compiled function, so every unit of a multi-task model shares one trace (not with a target).
     """
     with needs("keras", "simplexgrad.backend"):
         import keras
 
+    if target is not None:
+        return _compile(scoring_model(model, output), target)
     cached = _COMPILED.setdefault(model, {})
-    key = (class_index, output)
-    if target is None and key in cached:
-        return cached[key]
-    scorer = scoring_model(model, output)
-    function = _compile(scorer, class_index, target)
-    if target is None and (scorer is model or isinstance(model.layers[-1], keras.layers.Activation)):
-        cached[key] = function
-    return function
+    if output in cached:
+        scorer, per_unit = cached[output]
+    else:
+        scorer = scoring_model(model, output)
+        per_unit = _compile(scorer, None)
+        if scorer is model or isinstance(model.layers[-1], keras.layers.Activation):
+            cached[output] = scorer, per_unit
+    units = scorer.output_shape[-1] if len(scorer.output_shape) > 1 else 1
+    if not 0 <= class_index < units:
+        raise ValueError(f"class_index must be in [0, {units}); got {class_index}")
+    return lambda inputs: per_unit(inputs, class_index)
 
 
-def _compile(scorer: keras.Model, class_index: int, target: Target | None) -> GradientFunction:
+def _compile(scorer: keras.Model, target: Target | None) -> Callable:
+    """``f(x, unit)`` (``unit`` ignored with a ``target``): the gradient of the selected scores."""
     with needs("keras", "simplexgrad.backend"):
         import keras
 
-    units = scorer.output_shape[-1] if len(scorer.output_shape) > 1 else 1
-    if target is None and not 0 <= class_index < units:
-        raise ValueError(f"class_index must be in [0, {units}); got {class_index}")
     dtype = keras.backend.standardize_dtype(scorer.inputs[0].dtype) if scorer.inputs else "float32"
-    select = _unit_selector(class_index, target)
+    select = _unit_selector(target)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return _tensorflow_gradient(scorer, select, dtype)
@@ -296,11 +300,18 @@ def _select_unit(predictions, class_index: int):
     return predictions[:, class_index] if len(predictions.shape) > 1 else predictions
 
 
-def _unit_selector(class_index: int, target: Target | None):
-    if target is None:
-        return lambda predictions: _select_unit(predictions, class_index)
+def _unit_selector(target: Target | None):
+    """``select(predictions, unit)``: one score per input, column ``unit`` of ``(B, C)`` predictions (all
+    of ``(B,)`` ones), or what ``target`` makes of them."""
+    with needs("keras", "simplexgrad.backend"):
+        import keras
 
-    def select(predictions):
+    if target is None:
+        return lambda predictions, unit: (
+            keras.ops.take(predictions, unit, axis=1) if len(predictions.shape) > 1 else predictions
+        )
+
+    def select(predictions, unit):
         scores = target(predictions)
         if len(scores.shape) != 1:  # checked when traced
             raise ValueError(f"target must map the outputs to one score per input, (B,); got {scores.shape}")
@@ -309,36 +320,37 @@ def _unit_selector(class_index: int, target: Target | None):
     return select
 
 
-def _tensorflow_gradient(scorer: keras.Model, select, dtype: str) -> GradientFunction:
+def _tensorflow_gradient(scorer: keras.Model, select, dtype: str) -> Callable:
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True, jit_compile=False)
-    def gradient(inputs):
+    def gradient(inputs, unit):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
-            score = select(scorer(inputs, training=False))
+            score = select(scorer(inputs, training=False), unit)
         return tape.gradient(score, inputs)
 
-    def run(inputs: np.ndarray) -> np.ndarray:
-        return gradient(tf.convert_to_tensor(inputs, dtype=dtype)).numpy()
+    def run(inputs: np.ndarray, unit: int = 0) -> np.ndarray:
+        return gradient(tf.convert_to_tensor(inputs, dtype=dtype), tf.constant(unit, tf.int32)).numpy()
 
     return run
 
 
-def _jax_gradient(scorer: keras.Model, select, dtype: str) -> GradientFunction:
+def _jax_gradient(scorer: keras.Model, select, dtype: str) -> Callable:
     import jax
     import jax.numpy as jnp
 
-    def summed_score(inputs, trainable_values, non_trainable_values):
+    def summed_score(inputs, unit, trainable_values, non_trainable_values):
         predictions, _ = scorer.stateless_call(trainable_values, non_trainable_values, inputs, training=False)
-        return jnp.sum(select(predictions))
+        return jnp.sum(select(predictions, unit))
 
     gradient = jax.jit(jax.grad(summed_score))
 
-    def run(inputs: np.ndarray) -> np.ndarray:
+    def run(inputs: np.ndarray, unit: int = 0) -> np.ndarray:
         trainable = [variable.value for variable in scorer.trainable_variables]
         non_trainable = [variable.value for variable in scorer.non_trainable_variables]
-        return np.asarray(gradient(jnp.asarray(inputs, dtype=dtype), trainable, non_trainable))
+        batch = jnp.asarray(inputs, dtype=dtype)
+        return np.asarray(gradient(batch, jnp.int32(unit), trainable, non_trainable))
 
     return run
 

@@ -15,7 +15,7 @@ from simplexgrad._arrays import Layout, OutputKind, check_one_hot
 from simplexgrad._optional import needs
 from simplexgrad.attribution.maps import HDF5_SUFFIXES, read_array, to_nla
 from simplexgrad.attribution.methods import saliency
-from simplexgrad.backend import load_model
+from simplexgrad.backend import load_model, scoring_model
 from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, check_thresholds, simplex_angle
 
 with needs("keras", "simplexgrad.studies.model_angles"):
@@ -89,9 +89,12 @@ def angles(
     bad = [index for index in chosen if not 0 <= index < units]
     if bad:
         raise ValueError(f"{model} has {units} output units; --class-index {bad} is out of range")
+    # One scoring model (with output='logit', a linear copy of the last layer) for every unit: its
+    # gradient function is compiled once and takes the unit as an argument.
+    scorer = scoring_model(loaded, output)
     tables, pooled = [], []
     for index in chosen:
-        maps = saliency(loaded, x, class_index=index, output=output, batch_size=batch_size)
+        maps = saliency(scorer, x, class_index=index, batch_size=batch_size)
         statistics = angle_statistics(maps, thresholds or ANGLE_THRESHOLDS)
         tables.append(pd.DataFrame({"class_index": index, "sequence": np.arange(len(x)), **statistics}))
         sample = simplex_angle(maps, zero=np.nan).ravel()

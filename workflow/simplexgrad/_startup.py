@@ -1,14 +1,17 @@
 """A shorter start for the command line: optional imports of its libraries that no command uses.
 
 Importing Keras on TensorFlow takes about 6 s of CPU, and each training or attribution job of the workflow
-is a process that pays it. A quarter of it goes to two optional imports that only matter to code the
-command line never runs: Keras's scikit-learn wrappers import scikit-learn (about 1 s), and when JAX is
+is a process that pays it. Almost half of it goes to optional imports that only matter to code the
+command line never runs: Keras's scikit-learn wrappers import scikit-learn (about 1 s); when JAX is
 installed, TensorFlow Lite's JAX converter and a Keras compatibility patch for JAX's monitoring import JAX
-(about 0.5 s). Likewise seaborn imports SciPy's statistics and clustering (about 0.8 s of each figure
-job's 3 s) for kernel density estimates and clustered heat maps, which no figure draws (seaborn falls
-back to its own copy of ``gaussian_kde``). Each site guards the import with ``try: ... except
-ImportError``. While :func:`skipped_optional_imports` is active, exactly these sites see the package as
-missing; the same package imported from anywhere else, or already imported, is unaffected.
+(about 0.5 s); Keras's image-gallery plots import matplotlib and TensorFlow's legacy Keras imports SciPy's
+sparse matrices (about 1.1 s together, with matplotlib's own dependencies), though training and
+attribution jobs draw nothing and the figure commands import matplotlib themselves. Likewise seaborn
+imports SciPy's statistics and clustering (about 0.8 s of each figure job's 3 s) for kernel density
+estimates and clustered heat maps, which no figure draws (seaborn falls back to its own copy of
+``gaussian_kde``). Each site guards the import with ``try: ... except ImportError``. While
+:func:`skipped_optional_imports` is active, exactly these sites see the package as missing; the same
+package imported from anywhere else, or already imported, is unaffected.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ __all__ = ["skipped_optional_imports"]
 OPTIONAL_IMPORTS: Mapping[str, Sequence[str]] = {
     "sklearn": ("keras.src.wrappers.",),
     "jax": ("tensorflow.lite.", "keras.src.callbacks.orbax_checkpoint"),
-    "scipy": ("seaborn.",),
+    "scipy": ("seaborn.", "tensorflow.python.keras."),
+    "matplotlib": ("keras.src.visualization.",),
 }
 
 
@@ -53,8 +57,9 @@ class _SkippingFinder(importlib.abc.MetaPathFinder):
 @contextlib.contextmanager
 def skipped_optional_imports() -> Iterator[None]:
     """Within the block, the optional imports of :data:`OPTIONAL_IMPORTS` fail as if the package were
-    missing: scikit-learn for Keras's wrappers, SciPy for seaborn, and JAX for TensorFlow Lite and Keras's
-    Orbax callback unless Keras runs on JAX (``KERAS_BACKEND=jax``)."""
+    missing: scikit-learn for Keras's wrappers, matplotlib for Keras's image plots, SciPy for seaborn and
+    TensorFlow's legacy Keras, and JAX for TensorFlow Lite and Keras's Orbax callback unless Keras runs on
+    JAX (``KERAS_BACKEND=jax``)."""
     skipped = dict(OPTIONAL_IMPORTS)
     if os.environ.get("KERAS_BACKEND") == "jax":
         del skipped["jax"]

@@ -29,8 +29,17 @@ def import_from(module_name: str) -> object:
     return namespace["found"]
 
 
+LAZY_IMPORT = (
+    "import importlib\ntry:\n    found = importlib.import_module('sg_optional_dep')\nexcept ImportError:\n"
+    "    found = None\n"
+)
+
+
 def test_only_the_listed_importers_see_the_package_as_missing(optional_module):
     with skipped_optional_imports():
+        lazy = {"__name__": "lib.lazy"}
+        exec(LAZY_IMPORT, lazy)  # through importlib.import_module, as Keras's lazy modules import
+        assert lazy["found"] is None
         assert import_from("lib.wrappers") is None
         assert import_from("library") is not None  # a prefix of the name, not of the dotted path
         assert import_from("lib.wrappers") is not None  # imported by now: nothing to skip
@@ -45,9 +54,9 @@ def test_the_finder_leaves_with_the_block(optional_module):
     assert import_from("lib.wrappers") is not None
 
 
-def test_jax_is_not_skipped_when_keras_runs_on_jax(monkeypatch):
+def test_jax_is_skipped_unless_keras_runs_on_it_and_tensorflow_when_it_does(monkeypatch):
     common = {"sklearn", "scipy", "matplotlib"}
-    for backend, skipped in (("tensorflow", common | {"jax"}), ("jax", common)):
+    for backend, skipped in (("tensorflow", common | {"jax"}), ("jax", common | {"tensorflow"})):
         monkeypatch.setenv("KERAS_BACKEND", backend)
         with skipped_optional_imports():
             assert set(sys.meta_path[0].skipped) == skipped, backend
@@ -79,3 +88,33 @@ def test_keras_and_seaborn_work_without_scikit_learn_jax_and_scipy_stats():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split("\n")[:2] == ["[]", "[]"], result.stdout  # Keras started without matplotlib
+
+
+@pytest.mark.slow
+def test_keras_on_jax_seeds_and_trains_without_tensorflow():
+    """Keras on JAX imports TensorFlow only to seed it; the command line's start leaves it out."""
+    script = (
+        "import sys\n"
+        "from simplexgrad._startup import skipped_optional_imports\n"
+        "with skipped_optional_imports():\n"
+        "    import keras, numpy as np\n"
+        "    from simplexgrad.attribution import saliency\n"
+        "    from simplexgrad.backend import seed_everything\n"
+        "    seed_everything(3)\n"
+        "    model = keras.Sequential([keras.Input((8, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])\n"
+        "    model.compile(optimizer='adam', loss='mse')\n"
+        "    x = np.eye(4, dtype='float32')[np.arange(8) % 4][None].repeat(4, axis=0)\n"
+        "    model.fit(x, np.ones((4, 1)), epochs=1, shuffle=True, verbose=0)\n"
+        "    assert saliency(model, x).shape == (4, 8, 4)\n"
+        "    print('tensorflow' in sys.modules)\n"
+        "import tensorflow\n"  # a later import from elsewhere is unaffected
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "False"

@@ -1,17 +1,18 @@
 """A shorter start for the command line: optional imports of its libraries that no command uses.
 
-Importing Keras on TensorFlow takes about 6 s of CPU, and each training or attribution job of the workflow
-is a process that pays it. Almost half of it goes to optional imports that only matter to code the
-command line never runs: Keras's scikit-learn wrappers import scikit-learn (about 1 s); when JAX is
-installed, TensorFlow Lite's JAX converter and a Keras compatibility patch for JAX's monitoring import JAX
-(about 0.5 s); Keras's image-gallery plots import matplotlib and TensorFlow's legacy Keras imports SciPy's
-sparse matrices (about 1.1 s together, with matplotlib's own dependencies), though training and
-attribution jobs draw nothing and the figure commands import matplotlib themselves. Likewise seaborn
-imports SciPy's statistics and clustering (about 0.8 s of each figure job's 3 s) for kernel density
-estimates and clustered heat maps, which no figure draws (seaborn falls back to its own copy of
-``gaussian_kde``). Each site guards the import with ``try: ... except ImportError``. While
-:func:`skipped_optional_imports` is active, exactly these sites see the package as missing; the same
-package imported from anywhere else, or already imported, is unaffected.
+Importing Keras on TensorFlow takes about 6 s of CPU, and each training or attribution job of the workflow is
+a process that pays it. Almost half of it goes to optional imports that only matter to code the command line
+never runs: Keras's scikit-learn wrappers import scikit-learn (about 1 s); when JAX is installed, TensorFlow
+Lite's JAX converter and a Keras compatibility patch for JAX's monitoring import JAX (about 0.5 s); Keras's
+image-gallery plots import matplotlib and TensorFlow's legacy Keras imports SciPy's sparse matrices (about 1.1
+s together, with matplotlib's own dependencies), though training and attribution jobs draw nothing and the
+figure commands import matplotlib themselves. Likewise seaborn imports SciPy's statistics and clustering
+(about 0.8 s of each figure job's 3 s) for kernel density estimates and clustered heat maps, which no figure
+draws (seaborn falls back to its own copy of ``gaussian_kde``). Keras on JAX imports TensorFlow, when
+installed, only to seed it (about 3 s; a JAX training command starts 4 to 7 s sooner without it, with the same
+weights). Each site guards the import with ``try: ... except ImportError``. While
+:func:`skipped_optional_imports` is active, exactly these sites see the package as missing; the same package
+imported from anywhere else, or already imported, is unaffected.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ OPTIONAL_IMPORTS: Mapping[str, Sequence[str]] = {
     "scipy": ("seaborn.", "tensorflow.python.keras."),
     "matplotlib": ("keras.src.visualization.",),
 }
+# Keras on JAX (or torch) still imports TensorFlow when it is installed, through its lazy module, only to
+# seed it in keras.utils.set_random_seed (about 2.9 s of CPU); no command uses TensorFlow on those backends.
+KERAS_LAZY_TENSORFLOW: Sequence[str] = ("keras.src.utils.module_utils",)
 
 
 class _SkippingFinder(importlib.abc.MetaPathFinder):
@@ -45,8 +49,12 @@ class _SkippingFinder(importlib.abc.MetaPathFinder):
         importers = self.skipped.get(name.partition(".")[0])
         if importers is None:
             return None
+        # Past the import machinery and importlib.import_module, to the module that asked for the import.
         frame = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        while frame is not None and (
+            frame.f_code.co_filename.startswith("<frozen importlib")
+            or frame.f_globals.get("__name__") == "importlib"
+        ):
             frame = frame.f_back
         importer = frame.f_globals.get("__name__", "") if frame is not None else ""
         if importer.startswith(importers):
@@ -59,10 +67,13 @@ def skipped_optional_imports() -> Iterator[None]:
     """Within the block, the optional imports of :data:`OPTIONAL_IMPORTS` fail as if the package were
     missing: scikit-learn for Keras's wrappers, matplotlib for Keras's image plots, SciPy for seaborn and
     TensorFlow's legacy Keras, and JAX for TensorFlow Lite and Keras's Orbax callback unless Keras runs on
-    JAX (``KERAS_BACKEND=jax``)."""
+    JAX (``KERAS_BACKEND=jax``); TensorFlow for Keras's lazy module when Keras runs on another backend."""
     skipped = dict(OPTIONAL_IMPORTS)
-    if os.environ.get("KERAS_BACKEND") == "jax":
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "jax":
         del skipped["jax"]
+    if backend != "tensorflow":
+        skipped["tensorflow"] = KERAS_LAZY_TENSORFLOW
     finder = _SkippingFinder(skipped)
     sys.meta_path.insert(0, finder)
     try:

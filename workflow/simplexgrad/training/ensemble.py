@@ -285,7 +285,8 @@ def train_ensemble(
     if not os.path.exists(data):
         raise FileNotFoundError(f"{data}: dataset file not found")
     _require_jax()
-    configure_threads(threads)
+    with stops_at_safe_points():  # JAX's client starts here; a stop raised inside JAX can crash at exit
+        configure_threads(threads)
     base = TrainingConfig(
         architecture=architecture,
         activation=activation,
@@ -310,7 +311,8 @@ def train_ensemble(
         with stops_at_safe_points():  # the signal handler only records; the step loop stops
             members = train_group(configs, train_split.x, train_split.y, valid_split.x, valid_split.y)
         seconds = (time.perf_counter() - start) / len(configs)
-        scores = predict_group([model for model, _ in members], test_split.x)
+        with stops_at_safe_points():
+            scores = predict_group([model for model, _ in members], test_split.x)
         test_auroc = auroc_per_row(scores, positive, ~positive)  # as training.evaluate, one row per member
         test_aupr = aupr_per_row(scores, positive, ~positive)
         for index, (config, (model, history)) in enumerate(zip(configs, members)):

@@ -140,22 +140,25 @@ def train(
     tuple
         The trained model (best validation-AUROC weights) and its per-epoch history.
     """
-    seed_everything(config.seed)
-    model = build_model(
-        config.architecture,
-        x_train.shape[1:],
-        activation=config.activation,
-        first_layer_filters=config.first_layer_filters,
-        first_layer_kernel_size=config.first_layer_kernel_size,
-        init_stddev=config.init_stddev,
-    )
-    trained = (
-        AngleRegularized(model, config.angle_penalty, config.angle_penalty_mode)
-        if config.angle_penalty > 0
-        else model
-    )
-    compile_model(trained, config.learning_rate)
-    with stops_at_safe_points():  # SIGTERM/SIGINT stop training between batches (simplexgrad._process)
+    # SIGTERM/SIGINT stop only at safe points, here between batches (simplexgrad._process): a stop raised
+    # inside JAX's building or compiling of the model can crash the interpreter at exit.
+    with stops_at_safe_points():
+        seed_everything(config.seed)
+        model = build_model(
+            config.architecture,
+            x_train.shape[1:],
+            activation=config.activation,
+            first_layer_filters=config.first_layer_filters,
+            first_layer_kernel_size=config.first_layer_kernel_size,
+            init_stddev=config.init_stddev,
+        )
+        trained = (
+            AngleRegularized(model, config.angle_penalty, config.angle_penalty_mode)
+            if config.angle_penalty > 0
+            else model
+        )
+        compile_model(trained, config.learning_rate)
+        check_stop()
         history = trained.fit(
             x_train,
             y_train,
@@ -218,7 +221,8 @@ def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int
         The contents of ``metrics.json``.
     """
     check_run_folder(out, "--out")
-    configure_threads(threads)
+    with stops_at_safe_points():  # JAX's client starts here: see train
+        configure_threads(threads)
     train_split, valid_split, test_split = (load_split(data, name) for name in ("train", "valid", "test"))
     for name, split in (("train", train_split), ("valid", valid_split), ("test", test_split)):
         check_labels(split.y, f"{data}:y_{name}")
@@ -226,8 +230,10 @@ def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int
     model, history = train(config, train_split.x, train_split.y, valid_split.x, valid_split.y)
     seconds = time.perf_counter() - start
     best_epoch = int(history["val_auroc"].idxmax()) + 1
+    with stops_at_safe_points():
+        scores = evaluate(model, test_split.x, test_split.y)
     metrics = {
-        **evaluate(model, test_split.x, test_split.y),
+        **scores,
         "epochs_run": int(len(history)),
         "best_epoch": best_epoch,
         "best_val_auroc": float(history["val_auroc"].max()),

@@ -62,59 +62,62 @@ def test_jax_is_skipped_unless_keras_runs_on_it_and_tensorflow_when_it_does(monk
             assert set(sys.meta_path[0].skipped) == skipped, backend
 
 
-@pytest.mark.slow
-def test_keras_and_seaborn_work_without_scikit_learn_jax_and_scipy_stats():
-    script = (
-        "import sys\n"
-        "from simplexgrad._startup import skipped_optional_imports\n"
-        "with skipped_optional_imports():\n"
-        "    import keras, numpy as np\n"
-        "    from simplexgrad.attribution import saliency\n"
-        "    model = keras.Sequential([keras.Input((8, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])\n"
-        "    maps = saliency(model, np.eye(4, dtype='float32')[np.arange(8) % 4][None])\n"
-        "    assert maps.shape == (1, 8, 4)\n"
-        "    print(sorted(name for name in ('matplotlib', 'scipy') if name in sys.modules))\n"
-        "    import matplotlib; matplotlib.use('Agg'); import seaborn\n"
-        "    seaborn.histplot(np.arange(10.0), bins=np.arange(0, 11, 2), stat='density')\n"
-        "    print(sorted(name for name in ('sklearn', 'jax', 'scipy.stats') if name in sys.modules))\n"
-        "import sklearn, jax, scipy.stats\n"  # later imports from elsewhere are unaffected
-    )
+def run_in_block(block: list[str], after: str, backend: str) -> str:
+    """A fresh interpreter with Keras on ``backend`` runs the lines of ``block`` inside
+    ``skipped_optional_imports()``, then ``after``; its stdout."""
+    script = "import sys\nfrom simplexgrad._startup import skipped_optional_imports\n"
+    script += "with skipped_optional_imports():\n" + "".join(f"    {line}\n" for line in block) + after
     result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+        env={**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split("\n")[:2] == ["[]", "[]"], result.stdout  # Keras started without matplotlib
+    return result.stdout
+
+
+MODEL = "model = keras.Sequential([keras.Input((8, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])"
+
+
+@pytest.mark.slow
+def test_keras_and_seaborn_work_without_scikit_learn_jax_and_scipy_stats():
+    stdout = run_in_block(
+        [
+            "import keras, numpy as np",
+            "from simplexgrad.attribution import saliency",
+            MODEL,
+            "maps = saliency(model, np.eye(4, dtype='float32')[np.arange(8) % 4][None])",
+            "assert maps.shape == (1, 8, 4)",
+            "print(sorted(name for name in ('matplotlib', 'scipy') if name in sys.modules))",
+            "import matplotlib; matplotlib.use('Agg'); import seaborn",
+            "seaborn.histplot(np.arange(10.0), bins=np.arange(0, 11, 2), stat='density')",
+            "print(sorted(name for name in ('sklearn', 'jax', 'scipy.stats') if name in sys.modules))",
+        ],
+        "import sklearn, jax, scipy.stats\n",  # later imports from elsewhere are unaffected
+        backend="tensorflow",
+    )
+    assert stdout.split("\n")[:2] == ["[]", "[]"], stdout  # Keras started without matplotlib
 
 
 @pytest.mark.slow
 def test_keras_on_jax_seeds_and_trains_without_tensorflow():
     """Keras on JAX imports TensorFlow only to seed it; the command line's start leaves it out."""
-    script = (
-        "import sys\n"
-        "from simplexgrad._startup import skipped_optional_imports\n"
-        "with skipped_optional_imports():\n"
-        "    import keras, numpy as np\n"
-        "    from simplexgrad.attribution import saliency\n"
-        "    from simplexgrad.backend import seed_everything\n"
-        "    seed_everything(3)\n"
-        "    model = keras.Sequential([keras.Input((8, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])\n"
-        "    model.compile(optimizer='adam', loss='mse')\n"
-        "    x = np.eye(4, dtype='float32')[np.arange(8) % 4][None].repeat(4, axis=0)\n"
-        "    model.fit(x, np.ones((4, 1)), epochs=1, shuffle=True, verbose=0)\n"
-        "    assert saliency(model, x).shape == (4, 8, 4)\n"
-        "    print('tensorflow' in sys.modules)\n"
-        "import tensorflow\n"  # a later import from elsewhere is unaffected
+    stdout = run_in_block(
+        [
+            "import keras, numpy as np",
+            "from simplexgrad.attribution import saliency",
+            "from simplexgrad.backend import seed_everything",
+            "seed_everything(3)",
+            MODEL,
+            "model.compile(optimizer='adam', loss='mse')",
+            "x = np.eye(4, dtype='float32')[np.arange(8) % 4][None].repeat(4, axis=0)",
+            "model.fit(x, np.ones((4, 1)), epochs=1, shuffle=True, verbose=0)",
+            "assert saliency(model, x).shape == (4, 8, 4)",
+            "print('tensorflow' in sys.modules)",
+        ],
+        "import tensorflow\n",  # a later import from elsewhere is unaffected
+        backend="jax",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "False"
+    assert stdout.strip() == "False"

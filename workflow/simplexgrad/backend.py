@@ -79,13 +79,13 @@ def _start_jax_with_threads(threads: int) -> None:
     process's CPUs, so concurrent jobs are not pinned to the same ones. Without ``os.sched_setaffinity``
     (macOS, Windows), or after JAX has started, JAX keeps its default.
     """
-    import jax
-
     if not hasattr(os, "sched_setaffinity"):
         return
     allowed = os.sched_getaffinity(0)
     if threads >= len(allowed):
         return
+    import jax
+
     os.sched_setaffinity(0, sorted(allowed)[:threads])
     try:
         jax.devices()
@@ -303,13 +303,8 @@ def _select_unit(predictions, class_index: int):
 def _unit_selector(target: Target | None):
     """``select(predictions, unit)``: one score per input, column ``unit`` of ``(B, C)`` predictions (all
     of ``(B,)`` ones), or what ``target`` makes of them."""
-    with needs("keras", "simplexgrad.backend"):
-        import keras
-
     if target is None:
-        return lambda predictions, unit: (
-            keras.ops.take(predictions, unit, axis=1) if len(predictions.shape) > 1 else predictions
-        )
+        return _select_unit
 
     def select(predictions, unit):
         scores = target(predictions)

@@ -173,3 +173,19 @@ def test_angle_penalty_and_init_options_train_on_jax(small_data, tmp_path):
     stdout = run_with_jax(tmp_path / "jax_train.py", JAX_TRAINING, path)
     report = json.loads(stdout.strip().splitlines()[-1])
     assert report["finite"] and np.isfinite(report["loss"])
+
+
+def test_compiling_creates_the_optimizer_slots_so_fit_traces_its_step_once(rng):
+    # A traced function that creates variables is traced twice by TensorFlow: Adam's slots created inside
+    # fit's first step cost each training job a second trace of the training step.
+    from conftest import random_onehot, small_cnn
+    from simplexgrad.training.single import compile_model
+
+    model = compile_model(small_cnn())
+    assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
+    traces = []
+    train_step = model.train_step
+    model.train_step = lambda data: traces.append(1) or train_step(data)
+    x, y = random_onehot(rng, 40, 30), rng.integers(0, 2, (40, 1)).astype("float32")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert len(traces) == 1

@@ -121,3 +121,38 @@ def test_keras_on_jax_seeds_and_trains_without_tensorflow():
         backend="jax",
     )
     assert stdout.strip() == "False"
+
+
+SEEDED_ON_JAX = """
+import sys
+import keras, numpy as np
+from simplexgrad.backend import seed_everything
+
+def draws(seed):
+    seed_everything(seed)
+    generator = keras.random.SeedGenerator()  # seeded from the global seed
+    return np.random.uniform(size=3), np.asarray(keras.random.uniform((3,), seed=generator))
+
+first, again = draws(3), draws(3)
+assert all(np.array_equal(a, b) for a, b in zip(first, again)), "not reproducible"
+print("tensorflow" in sys.modules)
+import tensorflow as tf  # imported before seeding: seeded, as Keras does
+
+seed_everything(5)
+a = tf.random.uniform((3,)).numpy()
+seed_everything(5)
+print(np.array_equal(a, tf.random.uniform((3,)).numpy()))
+"""
+
+
+@pytest.mark.slow
+def test_seeding_on_jax_leaves_tensorflow_out_unless_it_is_imported():
+    result = subprocess.run(
+        [sys.executable, "-c", SEEDED_ON_JAX],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["False", "True"], result.stdout

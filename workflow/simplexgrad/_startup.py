@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
-__all__ = ["skipped_optional_imports"]
+__all__ = ["skipped_imports", "skipped_optional_imports"]
 
 # package -> the modules whose optional import of it is skipped (prefixes of the importing module's name)
 OPTIONAL_IMPORTS: Mapping[str, Sequence[str]] = {
@@ -74,6 +74,14 @@ def skipped_optional_imports() -> Iterator[None]:
         del skipped["jax"]
     if backend != "tensorflow":
         skipped["tensorflow"] = KERAS_LAZY_TENSORFLOW
+    with skipped_imports(skipped):
+        yield
+
+
+@contextlib.contextmanager
+def skipped_imports(skipped: Mapping[str, Sequence[str]]) -> Iterator[None]:
+    """Within the block, importing a package of ``skipped`` (or a submodule) from a module whose name
+    starts with one of its importers raises ModuleNotFoundError; every other import is untouched."""
     finder = _SkippingFinder(skipped)
     sys.meta_path.insert(0, finder)
     try:

@@ -22,6 +22,7 @@ import numpy as np
 
 from simplexgrad._arrays import GradientFunction, OutputKind, Target
 from simplexgrad._optional import needs
+from simplexgrad._startup import KERAS_LAZY_TENSORFLOW, skipped_imports
 
 if TYPE_CHECKING:  # keras is imported where it is used, so a torch model never loads it (nor TensorFlow)
     import keras
@@ -94,15 +95,28 @@ def _start_jax_with_threads(threads: int) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Python, NumPy and backend seeds; deterministic TensorFlow kernels."""
+    """Python, NumPy and backend seeds; deterministic TensorFlow kernels.
+
+    On another backend, TensorFlow is seeded too if it is imported, but not imported for that (Keras
+    would, about 3 s of a JAX job's start).
+    """
     with needs("keras", "simplexgrad.backend"):
         import keras
 
-    keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
+        keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
+    else:
+        from keras.src.utils import module_utils
+
+        lazy_tensorflow = module_utils.tensorflow
+        checked = getattr(lazy_tensorflow, "_available", None) is not None
+        with skipped_imports({"tensorflow": KERAS_LAZY_TENSORFLOW}):
+            keras.utils.set_random_seed(seed)
+        if not checked:  # Keras remembers a skipped import as TensorFlow missing: let it look again later
+            lazy_tensorflow._available = None
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

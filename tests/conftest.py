@@ -78,8 +78,9 @@ def rng():
 
 
 # Modules whose tests share a long fixture (a workflow run, the Slurm cluster, trained ensembles, fresh
-# environments), longest first: `make test` runs them ahead of the rest (pytest-xdist with
-# --no-loadscope-reorder keeps this order), so that no long module is left running alone at the end.
+# environments) or take longer than 15 s together, longest first: `make test` runs them ahead of the rest
+# (pytest-xdist with --no-loadscope-reorder keeps this order), so that no long module is left running
+# alone at the end.
 LONGEST_FIRST = (
     "test_workflow.py",
     "test_slurm.py",
@@ -87,8 +88,15 @@ LONGEST_FIRST = (
     "test_ensemble.py",
     "test_signals.py",
     "test_models_training.py",
+    "test_workflow_plans.py",
     "test_packaging.py",
+    "test_attribution.py",
+    "test_torch.py",
+    "test_encode.py",
     "test_modisco.py",
+    "test_startup.py",
+    "test_light_jobs.py",
+    "test_docs.py",
 )
 
 

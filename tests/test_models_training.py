@@ -3,7 +3,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import run_with_jax
+from conftest import random_onehot, run_with_jax, small_cnn
 from simplexgrad import simplex_angle
 from simplexgrad.attribution import saliency
 from simplexgrad.backend import load_model
@@ -11,6 +11,7 @@ from simplexgrad.data.synthetic import synthetic_dataset
 from simplexgrad.io import load_split
 from simplexgrad.training import TrainingConfig, evaluate, train, train_to_directory
 from simplexgrad.training.models import build_model, cnn_deep, cnn_shallow
+from simplexgrad.training.single import compile_model
 
 # Hand counts for (200, 4) inputs, as in the authors' model_zoo: hidden convolutions and the hidden dense
 # layer have a bias, each batch norm has 4 numbers per channel (2 trainable, 2 moving statistics), the
@@ -178,9 +179,6 @@ def test_angle_penalty_and_init_options_train_on_jax(small_data, tmp_path):
 def test_compiling_creates_the_optimizer_slots_so_fit_traces_its_step_once(rng):
     # A traced function that creates variables is traced twice by TensorFlow: Adam's slots created inside
     # fit's first step cost each training job a second trace of the training step.
-    from conftest import random_onehot, small_cnn
-    from simplexgrad.training.single import compile_model
-
     model = compile_model(small_cnn())
     assert model.optimizer.built and len(model.optimizer.variables) > 2 * len(model.trainable_variables)
     traces = []

@@ -87,7 +87,7 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Mode
 
     The optimizer's slots are created here, not in ``fit``: on TensorFlow, ``fit`` would create them while
     tracing the training step, and a traced function that creates variables is traced a second time (about
-    2.5 s of each CNN-deep training job). The slots start at zero either way: the weights are the same.
+    2.3 s of each CNN-deep training job). The slots start at zero either way: the weights are the same.
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),

@@ -14,22 +14,27 @@ from simplexgrad.attribution import (
 )
 
 
-def predict(model, x):
-    return np.asarray(model(x.astype(model.inputs[0].dtype), training=False))[:, 0].astype(np.float64)
+def predict(model, x, unit=0):
+    return np.asarray(model(x.astype(model.inputs[0].dtype), training=False))[:, unit].astype(np.float64)
+
+
+def central_differences(model, x, unit=0, step=1e-5):
+    """``(N, L, A)`` central finite differences of output ``unit`` at each position and letter."""
+    numeric = np.empty_like(x)
+    for position in range(x.shape[1]):
+        for letter in range(x.shape[2]):
+            bump = np.zeros_like(x)
+            bump[:, position, letter] = step
+            numeric[:, position, letter] = (
+                predict(model, x + bump, unit) - predict(model, x - bump, unit)
+            ) / (2 * step)
+    return numeric
 
 
 def test_saliency_matches_central_finite_differences(model64, rng):
     x = random_onehot(rng, 3, 30).astype(np.float64)
     grads = saliency(model64, x, batch_size=2)
-    step = 1e-5
-    numeric = np.empty_like(x)
-    for position in range(x.shape[1]):
-        for letter in range(4):
-            bump = np.zeros_like(x)
-            bump[:, position, letter] = step
-            numeric[:, position, letter] = (predict(model64, x + bump) - predict(model64, x - bump)) / (
-                2 * step
-            )
+    numeric = central_differences(model64, x)
     assert np.abs(numeric).max() > 1e-3  # the check is not vacuous
     np.testing.assert_allclose(grads, numeric, rtol=1e-4, atol=1e-7)
 
@@ -39,19 +44,11 @@ def test_each_unit_of_a_multi_task_model_has_its_own_gradient(rng):
     unit's finite differences, and its logit gradient that over p (1 - p)."""
     model = small_cnn(dtype="float64", seed=5, units=3)
     x = random_onehot(rng, 3, 30).astype(np.float64)
-    step = 1e-5
     maps = []
     for unit in range(3):
         grads = saliency(model, x, class_index=unit)
-        numeric = np.empty_like(x)
-        for position in range(x.shape[1]):
-            for letter in range(4):
-                bump = np.zeros_like(x)
-                bump[:, position, letter] = step
-                up, down = (np.asarray(model(x + sign * bump, training=False))[:, unit] for sign in (1, -1))
-                numeric[:, position, letter] = (up - down) / (2 * step)
-        np.testing.assert_allclose(grads, numeric, rtol=1e-4, atol=1e-7)
-        p = np.asarray(model(x, training=False))[:, unit]
+        np.testing.assert_allclose(grads, central_differences(model, x, unit), rtol=1e-4, atol=1e-7)
+        p = predict(model, x, unit)
         logit = saliency(model, x, class_index=unit, output="logit")
         np.testing.assert_allclose(logit * (p * (1 - p))[:, None, None], grads, rtol=1e-6, atol=1e-12)
         maps.append(grads)

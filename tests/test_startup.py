@@ -67,6 +67,11 @@ def run_in_block(block: list[str], after: str, backend: str) -> str:
     ``skipped_optional_imports()``, then ``after``; its stdout."""
     script = "import sys\nfrom simplexgrad._startup import skipped_optional_imports\n"
     script += "with skipped_optional_imports():\n" + "".join(f"    {line}\n" for line in block) + after
+    return run_script(script, backend)
+
+
+def run_script(script: str, backend: str) -> str:
+    """``script`` in a fresh interpreter with Keras on ``backend`` (JAX on the CPU); its stdout."""
     result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -147,12 +152,5 @@ print(np.array_equal(a, tf.random.uniform((3,)).numpy()))
 
 @pytest.mark.slow
 def test_seeding_on_jax_leaves_tensorflow_out_unless_it_is_imported():
-    result = subprocess.run(
-        [sys.executable, "-c", SEEDED_ON_JAX],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["False", "True"], result.stdout
+    stdout = run_script(SEEDED_ON_JAX, backend="jax")
+    assert stdout.split() == ["False", "True"], stdout

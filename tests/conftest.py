@@ -7,6 +7,14 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# JAX's persistent compilation cache, in the virtualenv, for this process and every JAX script and workflow
+# job it starts: a program that one test compiled is loaded, not compiled again, by the next process that
+# builds it (XLA's CPU compiler is most of a short JAX job: the ensemble tests' CPU time falls from 147 s to
+# 86 s with a warm cache). Every program counts, not only those over JAX's default of 1 s of compiling;
+# a size limit turns on JAX's file lock, so the two workers never read an entry the other is writing.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(sys.prefix) / "jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**31))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

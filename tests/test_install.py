@@ -1,7 +1,9 @@
 """How `make` installs the project: requirements/constraints.txt pins what pyproject.toml asks for, the
-virtualenv holds those versions, and tools/uv_install.py hands pip's settings to uv."""
+virtualenv holds those versions, and tools/uv_install.py hands pip's settings to uv; and the virtualenv's
+cache of JAX's compiled programs, which the tests' processes share."""
 
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
@@ -109,3 +111,31 @@ def test_uv_resolves_the_project_under_this_machines_pip_settings(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     changes = [line for line in result.stderr.splitlines() if re.match(r"\s*[-+] (?!simplexgrad)", line)]
     assert not changes, "\n".join(changes)
+
+
+# Counts JAX's persistent-cache events while it compiles one small program (well under JAX's default
+# threshold of 1 s of compiling, below which it would not be cached).
+COMPILE_ONE_PROGRAM = """
+import jax, jax.numpy as jnp
+events = []
+jax.monitoring.register_event_listener(lambda event, **kwargs: events.append(event))
+jax.jit(lambda x: jnp.sin(x) * 2)(jnp.arange(3.0)).block_until_ready()
+print(sum(e.endswith("/cache_hits") for e in events), sum(e.endswith("/cache_misses") for e in events))
+"""
+
+
+@pytest.mark.slow
+def test_a_program_one_test_process_compiled_is_loaded_by_the_next(tmp_path):
+    """tests/conftest.py's cache settings, which every process the tests start inherits (pointed at an
+    empty folder here): the first process compiles and stores, the second loads and compiles nothing."""
+    environment = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(tmp_path)}
+    counts = []
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-c", COMPILE_ONE_PROGRAM], env=environment, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        counts.append([int(count) for count in result.stdout.split()])
+    (first_hits, first_misses), (second_hits, second_misses) = counts
+    assert first_hits == 0 and first_misses >= 1
+    assert second_hits == first_misses and second_misses == 0

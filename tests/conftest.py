@@ -1,4 +1,5 @@
-"""Shared test set-up: TensorFlow backend unless told otherwise, quiet logs, small models."""
+"""Shared test set-up: TensorFlow backend unless told otherwise, quiet logs, JAX's compilation cache, small
+models."""
 
 import os
 import subprocess
@@ -12,7 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # builds it (XLA's CPU compiler is most of a short JAX job: the ensemble tests' CPU time falls from 147 s to
 # 86 s with a warm cache). Every program counts, not only those over JAX's default of 1 s of compiling;
 # a size limit turns on JAX's file lock, so the two workers never read an entry the other is writing.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(sys.prefix) / "jax-cache"))
+# Only in a virtualenv (make's .venv), never under a system interpreter's prefix.
+if sys.prefix != sys.base_prefix:
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(sys.prefix) / "jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**31))
 

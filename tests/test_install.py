@@ -3,7 +3,6 @@ virtualenv holds those versions, and tools/uv_install.py hands pip's settings to
 cache of JAX's compiled programs, which the tests' processes share."""
 
 import importlib.metadata
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from conftest import run_with_jax
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -125,17 +125,14 @@ print(sum(e.endswith("/cache_hits") for e in events), sum(e.endswith("/cache_mis
 
 
 @pytest.mark.slow
-def test_a_program_one_test_process_compiled_is_loaded_by_the_next(tmp_path):
+def test_a_program_one_test_process_compiled_is_loaded_by_the_next(tmp_path, monkeypatch):
     """tests/conftest.py's cache settings, which every process the tests start inherits (pointed at an
     empty folder here): the first process compiles and stores, the second loads and compiles nothing."""
-    environment = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(tmp_path)}
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
     counts = []
     for _ in range(2):
-        result = subprocess.run(
-            [sys.executable, "-c", COMPILE_ONE_PROGRAM], env=environment, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        counts.append([int(count) for count in result.stdout.split()])
+        stdout = run_with_jax(tmp_path / "compile.py", COMPILE_ONE_PROGRAM, threads=None)
+        counts.append([int(count) for count in stdout.split()])
     (first_hits, first_misses), (second_hits, second_misses) = counts
     assert first_hits == 0 and first_misses >= 1
     assert second_hits == first_misses and second_misses == 0

@@ -14,6 +14,9 @@ PIP_FILTERED = 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]
 export KERAS_BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# uv installs without bytecode (tools/uv_install.py): Python writes it into .venv as each module is first
+# imported, so it must be allowed to, even where the environment says otherwise.
+unexport PYTHONDONTWRITEBYTECODE
 # Workflow rules call `python -m simplexgrad`: the project's virtualenv comes first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2

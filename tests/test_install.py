@@ -3,6 +3,7 @@ virtualenv holds those versions, and tools/uv_install.py hands pip's settings to
 cache of JAX's compiled programs, which the tests' processes share."""
 
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
@@ -111,6 +112,15 @@ def test_uv_resolves_the_project_under_this_machines_pip_settings(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     changes = [line for line in result.stderr.splitlines() if re.match(r"\s*[-+] (?!simplexgrad)", line)]
     assert not changes, "\n".join(changes)
+
+
+def test_under_make_python_writes_the_bytecode_that_uv_leaves_out():
+    """uv installs without bytecode (tools/uv_install.py), so each process started by make must be allowed
+    to write it on first import, even where PYTHONDONTWRITEBYTECODE is set (the Makefile unexports it);
+    otherwise every process would compile its modules again, TensorFlow's alone for several seconds."""
+    if "MAKELEVEL" not in os.environ:
+        pytest.skip("run by pytest directly, not by make")
+    assert not sys.flags.dont_write_bytecode
 
 
 # Counts JAX's persistent-cache events while it compiles one small program (well under JAX's default

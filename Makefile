@@ -31,8 +31,8 @@ setup: $(call STAMP,test) bedtools
 setup-run: $(call STAMP,run) bedtools
 
 # pip installs uv, and uv the project (tools/uv_install.py passes it pip's settings: indexes, local wheels),
-# at the versions of requirements/constraints.txt; uv unpacks and compiles TensorFlow, torch and JAX several
-# times faster than pip.
+# at the versions of requirements/constraints.txt; uv unpacks TensorFlow, torch and JAX several times faster
+# than pip, and leaves their bytecode to the first imports.
 $(VENV)/.installed-%: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) uv $(PIP_FILTERED)

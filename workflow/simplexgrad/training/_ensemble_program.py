@@ -49,19 +49,22 @@ class GroupProgram:
 
     def initial_state(self, models: Sequence[keras.Model], learning_rates: np.ndarray) -> tuple:
         """The members' built weights, fresh Adam slots and their ``(K,)`` learning rates."""
-        import jax.numpy as jnp
+        import jax
 
         trainable, non_trainable = stacked_values(models)
-        fresh = [jnp.broadcast_to(v.value, (len(models), *v.shape)) for v in self.optimizer.variables]
+        fresh = [
+            jax.device_put(np.broadcast_to(np.asarray(v.value), (len(models), *v.shape)))
+            for v in self.optimizer.variables
+        ]
         return self.with_learning_rates((trainable, non_trainable, fresh), learning_rates)
 
     def with_learning_rates(self, state: tuple, learning_rates: np.ndarray) -> tuple:
         """``state`` with Adam's learning rates set to ``(K,)`` values."""
-        import jax.numpy as jnp
+        import jax
 
         optimizer_values = list(state[2])
         dtype = self.optimizer.variables[self.rate_index].dtype
-        optimizer_values[self.rate_index] = jnp.asarray(learning_rates, dtype=dtype)
+        optimizer_values[self.rate_index] = jax.device_put(np.asarray(learning_rates, dtype=dtype))
         return state[0], state[1], optimizer_values
 
     def run_epoch(
@@ -206,11 +209,14 @@ def program_for(model: keras.Model) -> GroupProgram:
 
 
 def stacked_values(models: Sequence[keras.Model]) -> tuple[list, list]:
-    """The models' trainable and non-trainable variable values, stacked: lists of ``(K, ...)`` arrays."""
-    import jax.numpy as jnp
+    """The models' trainable and non-trainable variable values, stacked: lists of ``(K, ...)`` arrays.
+
+    Stacked on the host and put on the device once per variable: ``jnp.stack`` (or ``jnp.asarray``)
+    would compile an XLA program for each variable shape."""
+    import jax
 
     def stack(per_model):
-        return [jnp.stack(values) for values in zip(*per_model)]
+        return [jax.device_put(np.stack([np.asarray(v) for v in values])) for values in zip(*per_model)]
 
     return (
         stack([[v.value for v in model.trainable_variables] for model in models]),

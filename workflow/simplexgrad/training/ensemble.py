@@ -139,7 +139,6 @@ def train_group(
         history (columns :data:`HISTORY_COLUMNS`, as the TF engine's; rows up to its stopping epoch).
     """
     import jax
-    import jax.numpy as jnp
 
     _require_jax()
     group = _check_group(configs)
@@ -160,7 +159,7 @@ def train_group(
     valid_chunks = device_chunks(x_valid)
     train_labels = np.asarray(y_train).reshape(-1) != 0
     valid_labels = (np.asarray(y_valid).reshape(-1) != 0).astype(np.float64)
-    keys = jnp.stack([jax.random.PRNGKey(config.seed) for config in configs])
+    keys = jax.device_put(np.stack([np.asarray(jax.random.PRNGKey(config.seed)) for config in configs]))
     rows: list[list[tuple]] = [[] for _ in configs]
     for epoch in range(group.epochs):
         check_stop()  # a safe point: SIGTERM/SIGINT stop the group between epochs
@@ -170,7 +169,7 @@ def train_group(
             y_device,
             keys,
             epoch,
-            jnp.asarray(schedules.active),
+            jax.device_put(schedules.active),
             batch_size=group.batch_size,
             strength=group.angle_penalty,
             mode=group.angle_penalty_mode,
@@ -181,7 +180,7 @@ def train_group(
         val_auroc = keras_auroc(expit(logits), valid_labels)
         val_loss = _mean_bce(logits, valid_labels) + regularisation
         decision = schedules.end_epoch(epoch, val_auroc)
-        best = program.keep_where(jnp.asarray(decision.store_best), (state[0], state[1]), best)
+        best = program.keep_where(jax.device_put(decision.store_best), (state[0], state[1]), best)
         state = program.with_learning_rates(state, schedules.learning_rate)
         for member in np.flatnonzero(decision.trained):
             values = (train_auroc, loss, val_auroc, val_loss, decision.learning_rate)
@@ -196,9 +195,10 @@ def train_group(
         )
         if not schedules.active.any():
             break
+    best_values = [np.asarray(values) for values in best[0] + best[1]]  # one copy to the host per variable
     for member, model in enumerate(models):
         variables = model.trainable_variables + model.non_trainable_variables
-        for variable, values in zip(variables, best[0] + best[1]):
+        for variable, values in zip(variables, best_values):
             variable.assign(values[member])
     return [(model, pd.DataFrame(table, columns=HISTORY_COLUMNS)) for model, table in zip(models, rows)]
 

@@ -7,7 +7,9 @@ from collections import Counter
 
 import pytest
 import yaml
-from workflow_helpers import REPO, SNAKEMAKE, assert_only_overrides, run_snakemake, write_config
+from docutils.core import publish_parts
+from jinja2 import Environment
+from workflow_helpers import REPO, SNAKEMAKE, assert_only_overrides, merged, run_snakemake, write_config
 
 
 def test_no_rule_sets_memory_run_time_or_gpu():
@@ -126,3 +128,51 @@ def test_invalid_config_is_refused_before_anything_runs(tmp_path, override, mess
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert message in output and "config" in output.lower()
+
+
+def report_description(override):
+    """workflow/report/workflow.rst as `snakemake --report` renders it (Jinja with its options, then
+    docutils, which here fails on any warning) for config/config.yaml with `override` over it."""
+    config = merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), override)
+    template = (REPO / "workflow" / "report" / "workflow.rst").read_text()
+    links = "\n.. _scorecard.md: results/scorecard.md\n.. _scorecard.tsv: results/scorecard.tsv\n"
+    text = (
+        Environment(trim_blocks=True, lstrip_blocks=True)
+        .from_string(template + links)
+        .render(snakemake=type("Snakemake", (), {"config": config}), categories={}, files={})
+    )
+    publish_parts(text, writer="html", settings_overrides={"halt_level": 2, "report_level": 5})
+    return " ".join(text.split())
+
+
+def test_the_report_describes_the_run_in_words():
+    quick = report_description(yaml.safe_load((REPO / "config" / "quick.yaml").read_text()))
+    assert (
+        "The synthetic study of this run: CNN-shallow and CNN-deep, each with ReLU and exponential first "
+        "layers, 2 seeds of each (8 models), trained for up to 12 epochs on 10,000 billboard sequences "
+        "with motifs from JASPAR 2016. Attribution maps by saliency, integrated gradients, SmoothGrad and "
+        "expected gradients are computed, and their interpretability measured, on the first 100 positive "
+        "test sequences of each model."
+    ) in quick
+    left_out = "the initialisation study, the angle-penalty study and the in vivo study (ENCODE data)"
+    assert f"Left out at this configuration: {left_out}." in quick
+    full = report_description({})
+    studies = [
+        "the initialisation study (Fig 4c): 10 initialisation scales σ for 4 model types, 10 seeds each (400",
+        "the angle-penalty study (Fig 4d): 9 penalty strengths λ for 4 model types, 20 seeds each (720",
+    ]
+    for study in studies:
+        assert f"- {study} models); -" in full
+    assert "per TF an ensemble of 50 members (10 first-layer widths x 5 repeats)" in full
+    assert "Left out" not in full
+    small = report_description({
+        "models": {"architectures": ["cnn_deep"], "activations": ["exponential"], "num_seeds": 1},
+        "attribution": {"methods": ["smoothgrad"]},
+        "encode": {"tfs": ["CTCF", "MAX"]}, "invivo": {"enabled": False}, "modisco": {"enabled": False},
+    })  # fmt: skip
+    assert "CNN-deep with an exponential first layer, 1 seed (1 model)" in small
+    assert "Attribution maps by SmoothGrad are computed" in small
+    assert "the ENCODE GM12878 ChIP-seq datasets of CTCF and MAX." in small
+    assert "Left out at this configuration: the in vivo models and motif discovery." in small
+    for text in (quick, full, small):  # no config value printed as Python writes it
+        assert not re.search(r"\[\'|cnn_|_study|JASPAR\d", text), text

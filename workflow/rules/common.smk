@@ -1,6 +1,6 @@
 # The validated config, the jobs' environment, the study's paths and names, cli_options, the wildcard
-# constraints and all_outputs: what two or more rule files share. Each rule file includes its own
-# helpers first, from <name>_helpers.smk next to it.
+# constraints and all_outputs: what two or more rule files share. What one stage alone uses is in that
+# stage's rule file, above its rules.
 import os
 import re
 import shlex
@@ -243,7 +243,7 @@ wildcard_constraints:
 
 def all_outputs():
     """Every output of the studies the config turns on, and the scorecard (the paper's claims vs this run).
-    Rule all calls it once every rule file and its `*_outputs` helper are included."""
+    Rule all calls it once every rule file, with its `*_outputs` helper, is included."""
     outputs = [f"{SYNTHETIC}/{table}.tsv" for table in ("metrics", "angles", "summary")]
     outputs += synthetic_figures() + modisco_outputs("synthetic")
     for study in TRAINING_STUDIES:

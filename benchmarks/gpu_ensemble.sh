@@ -4,16 +4,19 @@
 # utilisation while the epochs run (benchmarks/ensemble_training.py does the measuring). About 3 minutes
 # on an H100; the benchmark itself is cut at 270 s, and each K's line is printed as soon as it is done.
 #
-# Made for the device machine: JAX with CUDA, Python 3.12, numpy, h5py, pandas and scipy, but no Keras, no
-# TensorFlow, no pyjaspar and no network. The data are generated there (NumPy: random sequences with a
-# planted motif). Keras 3.15.1 and the two dependencies that machine lacks (namex, optree) travel as
-# wheels in .gpu-wheels/ (git-ignored), named in the device tool's `carry`. Once, here, in the
-# repository root:
-#     mkdir -p .gpu-wheels && cp /work/shared/wheels-gpu/*.whl .gpu-wheels/
-# then, with the device tool:
-#     run(command="bash benchmarks/gpu_ensemble.sh", carry=[".gpu-wheels"], timeout_s=420)
-# The report is printed and also written to $OUT/gpu_ensemble.txt, which comes back with the reply.
-# Elsewhere: GPU_WHEELS=folder-of-wheels bash benchmarks/gpu_ensemble.sh (or with Keras installed); extra
+# Made for a GPU machine with JAX (CUDA), Python 3.12, numpy, h5py, pandas and scipy, but maybe no Keras,
+# no TensorFlow, no pyjaspar and no network. The data are generated there (NumPy: random sequences with a
+# planted motif). Where Keras is missing, the script installs wheels from the folder named by the
+# environment variable GPU_WHEELS (default: .gpu-wheels in the repository root, which git ignores) into a
+# temporary folder on PYTHONPATH: Keras 3.15.1 and the two of its dependencies that JAX does not bring,
+# namex 0.1.0 and optree 0.20.0 (the versions of requirements/constraints.txt). Fetch them once, on a
+# machine with network access, for the GPU machine's Python and platform:
+#     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#         --platform manylinux_2_28_x86_64 -d .gpu-wheels keras==3.15.1 namex==0.1.0 optree==0.20.0
+# Copy the folder to the GPU machine with the checkout (it is not tracked), and run there:
+#     bash benchmarks/gpu_ensemble.sh                          # wheels in .gpu-wheels
+#     GPU_WHEELS=path/to/wheels bash benchmarks/gpu_ensemble.sh   # wheels elsewhere
+# The report is printed and also written to $OUT/gpu_ensemble.txt ($OUT, else $TMPDIR, else /tmp). Extra
 # arguments go to the benchmark, e.g. `--members 1 10 --num-seqs 2000` for a quick try.
 set -euo pipefail
 cd "$(dirname "$0")/.."

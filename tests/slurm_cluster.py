@@ -1,11 +1,14 @@
-"""A real single-node Slurm on localhost for tests (recipe: shared/reference/slurm-local.md).
+"""A real single-node Slurm on localhost for tests, from Debian's slurm-wlm and munge packages (Slurm 22.05
+on Debian 12; the packages start nothing, this module starts the daemons).
 
 slurmctld and slurmd run as root with their state, logs and pid files in a temporary folder. The
 configuration goes where every Slurm client looks, /etc/slurm (srun inside a job ignores ``SLURM_CONF``);
 files that were there are put back by :meth:`LocalSlurm.stop`, except this module's own left by a killed run
 (with them every Slurm client, hence every later `snakemake` start, waits 9 s for a controller that is
-gone). munged is the Debian package's.
-The node advertises one GPU as a gres backed by /dev/null, so ``--gpus=1`` jobs are scheduled for real.
+gone). munged is the Debian package's. Without systemd or cgroups (as on the machines the tests ran on),
+jobs are tracked through /proc (proctrack/linuxproc, task/none); there is no accounting database (no sacct).
+The node advertises one GPU as a gres backed by /dev/null, so ``--gpus=1`` jobs are scheduled for real
+(without a ``File=`` in gres.conf the node is marked invalid and such jobs wait forever).
 Daemons are stopped by pid, never by name.
 """
 

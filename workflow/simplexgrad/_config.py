@@ -37,7 +37,7 @@ def config_problem(
     Returns
     -------
     str or None
-        E.g. ``config/my.yaml: unknown top-level key 'modles' (allowed: results, synthetic, ...)``.
+        E.g. ``config/quick.yaml: unknown top-level key 'modles' (allowed: results, synthetic, ...)``.
     """
     with needs("workflow", "simplexgrad._config"):
         import jsonschema

@@ -1,7 +1,7 @@
 """The library's architecture, read from its source (nothing is imported): imports point down the layers
-and never in a cycle, every piece of vocabulary is defined once, each package re-exports its modules'
-public names, and each subcommand calls the function named after it (that every subcommand's ``--help``
-works is tests/test_cli.py's)."""
+and never in a cycle, every piece of vocabulary is defined once, no library module is over 500 lines, and
+each subcommand calls the function named after it (that every subcommand's ``--help`` works is
+tests/test_cli.py's; where each public name lives and who re-exports it is tests/test_public_paths.py's)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ LAYERS = [
     {"attribution", "plots", "training"},
     {"studies"},
     {"figures"},
-    {"", "__main__", "cli"},  # "": the package's own __init__
+    {"", "__main__", "cli", "_arguments"},  # "": the package's own __init__; _arguments is cli's
 ]
 VOCABULARY = ("ALPHABET", "ALPHABET_AXIS", "Layout", "OutputKind", "GradientFunction", "Target")
-PACKAGES = ("attribution", "data", "plots", "studies", "training")
+MAX_LINES = 500  # a library module; the command line's module at most 250
 
 
 def module_name(path: Path) -> str:
@@ -32,9 +32,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+PATHS = {module_name(path): path for path in sorted(LIBRARY.rglob("*.py"))}
 MODULES: dict[str, ast.Module] = {
-    module_name(path): ast.parse(path.read_text(encoding="utf-8"), str(path))
-    for path in sorted(LIBRARY.rglob("*.py"))
+    name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for name, path in PATHS.items()
 }
 
 
@@ -145,50 +145,26 @@ def test_the_alphabet_is_spelled_once():
     assert spelled == ["simplexgrad._arrays"]
 
 
-def public_names(module: str) -> list[str]:
-    for node in MODULES[module].body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
-            return list(ast.literal_eval(node.value))
-    return []
-
-
-def exports(package: str) -> dict[str, list[str]]:
-    """The ``{module: names}`` a package passes to ``lazy_exports``."""
-    (call,) = [
-        node
-        for node in ast.walk(MODULES[f"simplexgrad.{package}"])
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_exports"
-    ]
-    return ast.literal_eval(call.args[1])
-
-
-@pytest.mark.parametrize("package", PACKAGES)
-def test_each_package_reexports_its_modules_public_names(package):
-    modules = [name for name in MODULES if name.startswith(f"simplexgrad.{package}.")]
-    exported = exports(package)
-    assert ast.get_docstring(MODULES[f"simplexgrad.{package}"]).count("\n") == 1  # two lines: what it is for
-    for module, names in exported.items():
-        assert f"simplexgrad.{package}.{module}" in modules and set(names) <= set(
-            public_names(f"simplexgrad.{package}.{module}")
-        ), module
-    offered = {name for names in exported.values() for name in names}
-    submodules = {module.rsplit(".", 1)[1] for module in modules}
-    for module in modules:
-        if not module.rsplit(".", 1)[1].startswith("_"):
-            assert set(public_names(module)) - submodules <= offered, module
+def test_no_library_module_is_over_500_lines():
+    lengths = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in PATHS.items()}
+    assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}
+    assert lengths["simplexgrad.cli"] <= 250
 
 
 def test_each_subcommand_calls_the_function_named_after_it():
-    (commands,) = [
+    (table,) = [
         node.value
         for node in MODULES["simplexgrad.cli"].body
         if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "COMMANDS"
     ]
-    targets = ast.literal_eval(commands)
-    for command, (target, _) in targets.items():
+    for key, row in zip(table.keys, table.values, strict=True):
+        command = ast.literal_eval(key)
+        assert isinstance(row, ast.Call) and row.func.id == "Command", command
+        module, _, function = ast.literal_eval(row.args[0]).partition(":")
+        assert module in MODULES, (command, module)
         if command == "figure":  # the figures are named after themselves (simplexgrad.figures.FIGURES)
+            assert function == "FIGURES" and function in assigned_names(MODULES[module])
             continue
-        module, _, function = target.partition(":")
-        assert module in MODULES and re.search(rf"^def {function}\(", ast.unparse(MODULES[module]), re.M)
+        assert re.search(rf"^def {function}\(", ast.unparse(MODULES[module]), re.M), (command, function)
         name = command.replace("-", "_")
         assert function == name or function.startswith(f"{name}_"), (command, function)

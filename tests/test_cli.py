@@ -1,4 +1,5 @@
 import gzip
+import inspect
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import random_onehot, small_cnn
 from simplexgrad import cli, correct, large_angle_fraction
+from simplexgrad._arguments import Output, check_outputs
 from simplexgrad.attribution import METHODS, saliency
 from simplexgrad.io import atomic_output, load_attributions, load_split
 
@@ -321,3 +323,52 @@ def test_help_shows_every_default_and_every_option_has_help(command, capsys):
         optional = re.search(rf"\[{option}\b", text.split("options:")[0]) is not None
         if optional:
             assert "(default:" in body, (option, body)
+
+
+# --- what each command writes: declared in its row of cli.COMMANDS, not read from its help ---------------
+
+
+def test_declared_outputs_of_some_commands():
+    folder = Output(folder=True)
+    assert cli.COMMANDS["attribute"].outputs == {"out": Output(".npz")}
+    assert cli.COMMANDS["attribute-methods"].outputs == {"out_dir": folder}
+    assert cli.COMMANDS["train"].outputs == {"out": folder}
+    assert cli.COMMANDS["train-ensemble"].outputs == {}  # --out-template is a pattern of folders
+    assert cli.COMMANDS["synthetic"].outputs == {"out": Output(".h5")}
+    assert cli.COMMANDS["evaluate"].outputs == {"out_metrics": Output(), "out_angles": Output(),
+                                                "out_model": Output()}  # fmt: skip
+    # a file: its help mentions numba's cache folder, which the old reading of the help took for a folder
+    assert cli.COMMANDS["modisco-kernels"].outputs == {"out": Output(".tsv")}
+    assert cli.COMMANDS["figure"].outputs == {"out_pdf": Output(".pdf"), "out_png": Output(".png")}
+    assert cli.COMMANDS["angles"].outputs == {"out": Output(), **cli.COMMANDS["figure"].outputs}
+
+
+def test_every_output_parameter_is_declared():
+    """Each command declares exactly its function's ``out`` and ``out_*`` parameters (every figure's, for
+    ``figure``), but ``out_template``, a pattern of member folders."""
+    from simplexgrad.figures import FIGURES
+
+    for name, command in cli.COMMANDS.items():
+        functions = FIGURES.values() if name == "figure" else [cli._load(command.target)]
+        for function in functions:
+            parameters = inspect.signature(function).parameters
+            wanted = {p for p in parameters if (p == "out" or p.startswith("out_")) and p != "out_template"}
+            assert set(command.outputs) == wanted, (name, function.__name__)
+
+
+def test_outputs_are_checked_as_declared(tmp_path):
+    outputs = {"out": Output(".npz"), "out_dir": Output(folder=True), "out_table": Output(".h5")}
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "kernels.tsv").write_text("x")
+    good = {"out": str(tmp_path / "m.npz"), "out_dir": str(tmp_path / "new"), "out_table": "t.hdf5"}
+    check_outputs(outputs, {**good, "out_other": str(tmp_path / "a_folder"), "threads": 2})  # undeclared
+    check_outputs(cli.COMMANDS["modisco-kernels"].outputs, {"out": str(tmp_path / "kernels.tsv")})  # again
+    for bad, message in [
+        ({"out": str(tmp_path / "m.tsv")}, "--out .*: writes a .npz file; name it with the suffix .npz"),
+        ({"out": str(tmp_path / "a_folder")}, "--out .*: is a folder; name a file"),
+        ({"out_dir": str(tmp_path / "a_file")}, "--out-dir .*: is a file, not a folder"),
+        ({"out_dir": str(tmp_path / "m.npz")}, "--out-dir .*: is also --out"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check_outputs(outputs, {**good, **bad})

@@ -494,8 +494,10 @@ def test_help_of_figure_and_attribute_defaults(capsys):
 
 
 def test_seed_ranges_and_lists():
-    assert cli._int_or_range("0-49") == list(range(50))
-    assert cli._int_or_range("7") == [7] and cli._int_or_range("-3") == [-3]
+    from simplexgrad._arguments import _int_or_range
+
+    assert _int_or_range("0-49") == list(range(50))
+    assert _int_or_range("7") == [7] and _int_or_range("-3") == [-3]
     argv = "train-ensemble --data d.h5 --out-template m/s{seed} --architecture cnn_shallow --seeds 0-2 7 9-10"
     _, arguments = cli._parse(argv.split())
     assert arguments["seeds"] == [0, 1, 2, 7, 9, 10]
@@ -516,12 +518,12 @@ def test_layout_hint_for_a_torch_style_array(model32):
 
 def test_fig3a_labels_the_maps_with_the_recorded_method(inputs, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
-    from simplexgrad import figures, plots
-    from simplexgrad.plots import synthetic
+    from simplexgrad import figures
+    from simplexgrad.plots import common, synthetic
 
     labels = []  # the track labels; no logo is drawn
     monkeypatch.setattr(synthetic, "logo_track", lambda axis, values, start, label: labels.append(label))
-    monkeypatch.setattr(plots, "save_figure", lambda figure, pdf, png: plt.close(figure))
+    monkeypatch.setattr(common, "save_figure", lambda figure, pdf, png: plt.close(figure))
     maps = np.random.default_rng(0).normal(size=(6, LENGTH, 4)).astype(np.float32)
     x = random_onehot(np.random.default_rng(1), 6, LENGTH)
     attributions = tmp_path / "ig.npz"

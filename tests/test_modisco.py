@@ -1,4 +1,5 @@
-"""Motif discovery with tfmodisco-lite and TOMTOM (simplexgrad.studies.modisco) on planted-motif maps."""
+"""Motif discovery with tfmodisco-lite (simplexgrad.studies.modisco) and its patterns matched to JASPAR
+(simplexgrad.studies.motif_matching) on planted-motif maps."""
 
 import logging
 
@@ -15,23 +16,25 @@ from simplexgrad.data.motifs import CORE_MOTIFS, load_motifs, reverse_complement
 from simplexgrad.figures import FIGURES
 from simplexgrad.io import save_attributions
 from simplexgrad.studies.modisco import (
-    NO_PATTERN,
-    TABLE_COLUMNS,
-    Pattern,
     export_modisco_inputs,
     find_motifs,
     from_modisco_layout,
-    jaspar_targets,
-    match_patterns,
     modisco_file,
     modisco_inputs,
     modisco_kernels,
-    no_pattern_row,
-    pwm_similarity,
     read_patterns,
-    recovery_counts,
     run_modisco,
     to_modisco_layout,
+)
+from simplexgrad.studies.motif_matching import (
+    NO_PATTERN,
+    TABLE_COLUMNS,
+    Pattern,
+    jaspar_targets,
+    match_patterns,
+    no_pattern_row,
+    pwm_similarity,
+    recovery_counts,
     trim_by_information,
     trim_pattern,
 )
@@ -358,7 +361,7 @@ def test_recovery_figure_shows_a_model_without_patterns(relatives, tmp_path):
     table.to_csv(tmp_path / "motifs.tsv", sep="\t", index=False)
     written = pd.read_csv(tmp_path / "motifs.tsv", sep="\t")  # empty cells come back as NaN
     assert list(recovery_counts(written)["patterns"]) == [4, 4, 0, 0]
-    from simplexgrad.plots import modisco_recovery
+    from simplexgrad.plots.synthetic import modisco_recovery
 
     figure = modisco_recovery(recovery_counts(written), 0.8)
     labels = [tick.get_text() for tick in figure.axes[2].get_xticklabels()]

@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
-from simplexgrad import figures, plots  # noqa: E402
+from simplexgrad import figures  # noqa: E402
+from simplexgrad.plots import common, invivo, training_study  # noqa: E402
 from simplexgrad.studies.invivo import angle_bin_edges  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def line_x(axis, label):
 
 
 def test_fig4c_has_sigma_on_a_linear_axis_and_labels_the_cosine_panel_ours():
-    figure = plots.fig4c_init_study(study_models("init_stddev", [0.005, 0.1, 0.5]))
+    figure = training_study.fig4c_init_study(study_models("init_stddev", [0.005, 0.1, 0.5]))
     spread, auroc, cosine = figure.axes[:3]
     assert spread.get_xscale() == auroc.get_xscale() == cosine.get_xscale() == "linear"
     assert "our addition" in cosine.get_ylabel() and "our addition" not in spread.get_ylabel()
@@ -51,7 +52,7 @@ def test_fig4c_has_sigma_on_a_linear_axis_and_labels_the_cosine_panel_ours():
 
 def test_fig4d_keeps_lambda_2e2_of_the_exponential_models_off_their_lines():
     strengths = [2e-2, 1e-3, 1e-5]
-    figure = plots.fig4d_angle_penalty(study_models("angle_penalty", strengths))
+    figure = training_study.fig4d_angle_penalty(study_models("angle_penalty", strengths))
     spread = figure.axes[0]
     assert spread.get_xscale() == "log"
     assert line_x(spread, "CNN-deep-relu") == pytest.approx(sorted(strengths))
@@ -76,7 +77,7 @@ def sequence_angles():
 
 def test_fig4b_draws_one_dot_per_tf_and_threshold_and_the_synthetic_means_dashed():
     synthetic = pd.Series({"percent_above_30": 30.0, "percent_above_45": 12.0, "percent_above_60": 4.0})
-    figure = plots.fig4b_invivo_large_angles(sequence_angles(), synthetic, "CNN-deep-relu")
+    figure = invivo.fig4b_invivo_large_angles(sequence_angles(), synthetic, "CNN-deep-relu")
     axis = figure.axes[0]
     dots = {line.get_label(): list(line.get_ydata()) for line in axis.get_lines()}
     assert dots == {"CTCF": pytest.approx([11.0, 5.0, 2.5]), "MAX": pytest.approx([21.0, 10.0, 5.0])}
@@ -104,7 +105,7 @@ def test_fig4b_takes_the_synthetic_means_of_the_same_model_type_from_angles_tsv(
         drawn["means"] = synthetic_means
         return plt.figure()
 
-    monkeypatch.setattr(plots, "fig4b_invivo_large_angles", draw)
+    monkeypatch.setattr(invivo, "fig4b_invivo_large_angles", draw)
     for architecture in ("cnn_deep", "cnn_shallow"):
         out = [str(tmp_path / f"{architecture}.{ext}") for ext in ("pdf", "png")]
         reference = str(tmp_path / "angles.tsv")
@@ -132,7 +133,7 @@ def test_fig3e_draws_each_bin_at_its_plot_angle_and_says_which_bins():
     histogram = differences.assign(member="filters12_seed0", count=5)[
         ["tf", "member", "bin_low", "bin_high", "plot_angle", "count"]
     ]
-    figure = plots.fig3e_ensemble_difference(histogram, differences, "CNN-deep-exp")
+    figure = invivo.fig3e_ensemble_difference(histogram, differences, "CNN-deep-exp")
     density, reduction = figure.axes
     np.testing.assert_allclose(line_x(reduction, "CTCF"), drawn)
     np.testing.assert_allclose(line_x(density, "CTCF"), drawn)
@@ -140,26 +141,26 @@ def test_fig3e_draws_each_bin_at_its_plot_angle_and_says_which_bins():
     five, centres = angle_bin_edges("5")
     plain = pd.DataFrame({"tf": "CTCF", "bin_low": five[:-1], "bin_high": five[1:], "positions": 10,
                           "reduction_percent": 1.0})  # fmt: skip
-    figure = plots.fig3e_ensemble_difference(histogram, plain, "CNN-deep-exp")
+    figure = invivo.fig3e_ensemble_difference(histogram, plain, "CNN-deep-exp")
     np.testing.assert_allclose(line_x(figure.axes[1], "CTCF"), centres)
     assert "5° bins" in figure.axes[1].get_xlabel()
 
 
 def test_logo_glyphs_stack_each_position_by_value_with_negatives_upside_down_below_zero():
     values = np.array([[1.0, -0.5, 0.25, 0.0], [-0.1, -0.3, 0.0, 0.2]])  # columns A, C, G, T
-    assert plots.logo_glyphs(values, start=10) == [
+    assert common.logo_glyphs(values, start=10) == [
         ("C", 10, -0.5, 0.5, True), ("G", 10, 0.0, 0.25, False), ("A", 10, 0.25, 1.0, False),
         ("C", 11, -0.4, 0.3, True), ("A", 11, pytest.approx(-0.1), 0.1, True), ("T", 11, 0.0, 0.2, False),
     ]  # fmt: skip
-    assert plots.logo_glyphs(np.zeros((3, 4)), start=0) == []
+    assert common.logo_glyphs(np.zeros((3, 4)), start=0) == []
 
 
 def test_logo_track_fills_each_glyphs_box_in_its_letters_colour():
     figure, axis = plt.subplots()
     values = np.array([[1.0, -0.5, 0.25, 0.0], [-0.1, -0.3, 0.0, 0.2], [0.0, 0.0, 0.0, 0.0]])
-    plots.logo_track(axis, values, start=10, title="map")
+    common.logo_track(axis, values, start=10, title="map")
     (collection,) = axis.collections
-    glyphs = plots.logo_glyphs(values, start=10)
+    glyphs = common.logo_glyphs(values, start=10)
     assert len(collection.get_paths()) == len(glyphs)
     for path, color, (letter, position, floor, height, _) in zip(
         collection.get_paths(), collection.get_facecolors(), glyphs
@@ -168,8 +169,8 @@ def test_logo_track_fills_each_glyphs_box_in_its_letters_colour():
         assert box.ymin == pytest.approx(floor) and box.height == pytest.approx(height)
         assert box.xmin >= position - 0.5 and box.xmax <= position + 0.5
         assert (box.xmin + box.xmax) / 2 == pytest.approx(position)
-        np.testing.assert_allclose(color[:3], matplotlib.colors.to_rgb(plots._common.LOGO_COLORS[letter]))
+        np.testing.assert_allclose(color[:3], matplotlib.colors.to_rgb(common.LOGO_COLORS[letter]))
     widths = {letter: path.get_extents().width for path, (letter, *_) in zip(collection.get_paths(), glyphs)}
-    assert widths["A"] == pytest.approx(plots._common.LOGO_WIDTH) and widths["T"] <= widths["A"]
+    assert widths["A"] == pytest.approx(common.LOGO_WIDTH) and widths["T"] <= widths["A"]
     assert axis.get_xlim() == (9.5, 12.5) and axis.get_ylim() == pytest.approx((-0.5, 1.25))
     assert axis.get_ylabel() == "map"

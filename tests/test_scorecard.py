@@ -9,16 +9,9 @@ import pandas as pd
 import pytest
 from simplexgrad import cli, io
 from simplexgrad.studies import scorecard
+from simplexgrad.studies.claim_quantities import QUANTITIES, STUDIES, Claim, RunTables
 from simplexgrad.studies.reproduction import reproduction_record, wall_time
-from simplexgrad.studies.scorecard import (
-    NOT_REPRODUCED,
-    NOT_RUN,
-    REPRODUCED,
-    Claim,
-    RunTables,
-    read_claims,
-    score,
-)
+from simplexgrad.studies.scorecard import NOT_REPRODUCED, NOT_RUN, REPRODUCED, read_claims, score
 from workflow_helpers import REPO, assert_only_overrides
 
 CLAIMS = REPO / "resources" / "paper_claims.tsv"
@@ -60,7 +53,7 @@ def test_the_claims_file_parses_and_every_row_is_known_to_the_code():
     ids = {c.claim for c in claims}
     assert len(ids) == len(claims) > 100
     for c in claims:
-        assert c.quantity in scorecard.QUANTITIES and scorecard.QUANTITIES[c.quantity][0] == c.study
+        assert c.quantity in QUANTITIES and QUANTITIES[c.quantity][0] == c.study
         assert c.comparison in scorecard.COMPARISONS and c.tolerance_source.strip() and c.source.strip()
         if c.model != "-" and c.quantity != "activation_gain":
             assert c.model in MODELS, c.claim
@@ -78,7 +71,7 @@ def test_the_claims_file_parses_and_every_row_is_known_to_the_code():
     assert rows["classification_auroc.cnn_shallow_relu"].paper == "0.922"
     assert rows["angle_sd_motif.cnn_deep_exponential"].paper == "28"
     assert rows["angle_sd_background.cnn_deep_exponential"].paper == "37"
-    assert {c.study for c in claims} == set(scorecard.STUDIES)  # in vivo, both training studies, the GPU row
+    assert {c.study for c in claims} == set(STUDIES)  # in vivo, both training studies, the GPU row
 
 
 @pytest.mark.parametrize(

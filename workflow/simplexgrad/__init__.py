@@ -10,7 +10,7 @@ deep-learning backend until a model is given (a Keras model needs the ``keras`` 
 
 from importlib import metadata as _metadata
 
-from simplexgrad.attribution import METHODS
+from simplexgrad.attribution.methods import expected_gradients, integrated_gradients, saliency, smoothgrad
 from simplexgrad.correction import angle_statistics, correct, large_angle_fraction, simplex_angle
 
 try:
@@ -18,13 +18,14 @@ try:
 except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.1.0"  # as pyproject.toml's [project] version
 
-globals().update(METHODS)  # every registered attribution method, by its name
-
 __all__ = [
     "correct",
     "simplex_angle",
     "large_angle_fraction",
     "angle_statistics",
-    *METHODS,
+    "saliency",
+    "integrated_gradients",
+    "smoothgrad",
+    "expected_gradients",
     "__version__",
 ]

@@ -15,12 +15,13 @@ import numpy as np
 from simplexgrad._optional import needs
 
 with needs("workflow", "simplexgrad.figures"):
-    from simplexgrad import io, plots
+    from simplexgrad import io
     from simplexgrad.correction import simplex_angle
     from simplexgrad.io import ground_truth_of
     from simplexgrad.metrics import grad_times_input, information_content, motif_positions
+    from simplexgrad.plots import common, invivo, synthetic, training_study
     from simplexgrad.studies.evaluation import pooled_positions
-    from simplexgrad.studies.modisco import recovery_counts
+    from simplexgrad.studies.motif_matching import recovery_counts
     from simplexgrad.tables import read_table, read_tables
 
 __all__ = ["FIGURES", "patch_start", "peak_start"]
@@ -70,7 +71,7 @@ def fig2_interpretability(metrics: str, method: str, out_pdf: str, out_png: str)
     out_pdf, out_png : str
         Figure files to write.
     """
-    plots.save_figure(plots.fig2_interpretability(read_table(metrics), method), out_pdf, out_png)
+    common.save_figure(synthetic.fig2_interpretability(read_table(metrics), method), out_pdf, out_png)
 
 
 def fig2_correction(metrics: str, method: str, out_pdf: str, out_png: str) -> None:
@@ -85,7 +86,7 @@ def fig2_correction(metrics: str, method: str, out_pdf: str, out_png: str) -> No
     out_pdf, out_png : str
         Figure files to write.
     """
-    plots.save_figure(plots.fig2_correction(read_table(metrics), method), out_pdf, out_png)
+    common.save_figure(synthetic.fig2_correction(read_table(metrics), method), out_pdf, out_png)
 
 
 def fig3a_patch(
@@ -122,7 +123,7 @@ def fig3a_patch(
     width = min(width, len(truth))
     start = patch_start(information_content(truth[None])[0], width)
     raw = maps["raw"][sequence]
-    figure = plots.fig3a_patch(
+    figure = synthetic.fig3a_patch(
         maps["x"][sequence],
         truth,
         raw,
@@ -130,10 +131,10 @@ def fig3a_patch(
         simplex_angle(raw, zero=np.nan),
         start,
         width,
-        f"{plots.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
+        f"{common.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
         method=str(maps["params"].get("method", "saliency")),
     )
-    plots.save_figure(figure, out_pdf, out_png)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def fig3c_motif_angles(
@@ -153,13 +154,13 @@ def fig3c_motif_angles(
         Figure files to write.
     """
     pooled = pooled_positions(attributions, data)
-    figure = plots.fig3c_motif_angles(
+    figure = synthetic.fig3c_motif_angles(
         pooled.angle[pooled.motif],
         pooled.improvement[pooled.motif],
-        plots.model_label(architecture, activation),
+        common.model_label(architecture, activation),
         pooled.zero_gradients,
     )
-    plots.save_figure(figure, out_pdf, out_png)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def fig3d_background_angles(
@@ -180,14 +181,14 @@ def fig3d_background_angles(
     """
     pooled = pooled_positions(attributions, data)
     background = pooled.background
-    figure = plots.fig3d_background_angles(
+    figure = synthetic.fig3d_background_angles(
         pooled.angle[background],
         pooled.raw_score[background],
         pooled.corrected_score[background],
-        plots.model_label(architecture, activation),
+        common.model_label(architecture, activation),
         pooled.zero_gradients,
     )
-    plots.save_figure(figure, out_pdf, out_png)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def fig4a_large_angles(angles: str, out_pdf: str, out_png: str, method: str = "saliency") -> None:
@@ -202,7 +203,7 @@ def fig4a_large_angles(angles: str, out_pdf: str, out_png: str, method: str = "s
     method : str
         Attribution method to show.
     """
-    plots.save_figure(plots.fig4a_large_angles(read_table(angles), method), out_pdf, out_png)
+    common.save_figure(synthetic.fig4a_large_angles(read_table(angles), method), out_pdf, out_png)
 
 
 def modisco_recovery(motifs: str, out_pdf: str, out_png: str, similarity_threshold: float = 0.8) -> None:
@@ -224,7 +225,7 @@ def modisco_recovery(motifs: str, out_pdf: str, out_png: str, similarity_thresho
         Pearson r between a pattern's PPM and a planted PWM that counts the motif as recovered.
     """
     counts = recovery_counts(read_table(motifs), similarity_threshold=similarity_threshold)
-    plots.save_figure(plots.modisco_recovery(counts, similarity_threshold), out_pdf, out_png)
+    common.save_figure(synthetic.modisco_recovery(counts, similarity_threshold), out_pdf, out_png)
 
 
 def fig3b_invivo_patch(
@@ -265,16 +266,16 @@ def fig3b_invivo_patch(
     raw = maps["raw"][sequence]
     width = min(width, len(raw))
     scores = grad_times_input(average["raw"][sequence : sequence + 1], maps["x"][sequence : sequence + 1])[0]
-    figure = plots.fig3b_invivo_patch(
+    figure = invivo.fig3b_invivo_patch(
         raw,
         maps["corrected"][sequence],
         average["raw"][sequence],
         simplex_angle(raw, zero=np.nan),
         peak_start(scores, width),
         width,
-        f"{tf}, {plots.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
+        f"{tf}, {common.model_label(architecture, activation)}, test sequence {maps['indices'][sequence]}",
     )
-    plots.save_figure(figure, out_pdf, out_png)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def fig3e_ensemble_difference(
@@ -298,10 +299,10 @@ def fig3e_ensemble_difference(
     out_pdf, out_png : str
         Figure files to write.
     """
-    figure = plots.fig3e_ensemble_difference(
-        read_tables(histograms), read_tables(differences), plots.model_label(architecture, activation)
+    figure = invivo.fig3e_ensemble_difference(
+        read_tables(histograms), read_tables(differences), common.model_label(architecture, activation)
     )
-    plots.save_figure(figure, out_pdf, out_png)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def appfig10_ensemble_angles(
@@ -318,8 +319,8 @@ def appfig10_ensemble_angles(
     out_pdf, out_png : str
         Figure files to write.
     """
-    title = plots.model_label(architecture, activation)
-    plots.save_figure(plots.appfig10_ensemble_angles(read_tables(histograms), title), out_pdf, out_png)
+    title = common.model_label(architecture, activation)
+    common.save_figure(invivo.appfig10_ensemble_angles(read_tables(histograms), title), out_pdf, out_png)
 
 
 def fig4b_invivo_large_angles(
@@ -345,7 +346,7 @@ def fig4b_invivo_large_angles(
         The synthetic study's angles.tsv; its saliency rows of the model type give the dashed lines.
     """
     table = read_tables(sequence_angles)
-    synthetic = None
+    synthetic_means = None
     if synthetic_angles:
         reference = read_table(synthetic_angles)
         columns = [column for column in table.columns if column.startswith("percent_above_")]
@@ -357,10 +358,10 @@ def fig4b_invivo_large_angles(
             & (reference["activation"] == activation)
             & (reference["method"] == "saliency")
         ]
-        synthetic = rows[columns].mean() if len(rows) else None
-    title = plots.model_label(architecture, activation)
-    figure = plots.fig4b_invivo_large_angles(table, synthetic, title)
-    plots.save_figure(figure, out_pdf, out_png)
+        synthetic_means = rows[columns].mean() if len(rows) else None
+    title = common.model_label(architecture, activation)
+    figure = invivo.fig4b_invivo_large_angles(table, synthetic_means, title)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def invivo_large_angle_histograms(
@@ -377,16 +378,16 @@ def invivo_large_angle_histograms(
     out_pdf, out_png : str
         Figure files to write.
     """
-    title = plots.model_label(architecture, activation)
-    figure = plots.invivo_large_angle_histograms(read_tables(sequence_angles), title)
-    plots.save_figure(figure, out_pdf, out_png)
+    title = common.model_label(architecture, activation)
+    figure = invivo.invivo_large_angle_histograms(read_tables(sequence_angles), title)
+    common.save_figure(figure, out_pdf, out_png)
 
 
 def _training_study(name: str, title: str) -> Callable[..., None]:
     """The figure function of a training study: the per-model table in, the figure of ``name`` out."""
 
     def draw(summary: str, out_pdf: str, out_png: str) -> None:
-        plots.save_figure(getattr(plots, name)(read_table(summary)), out_pdf, out_png)
+        common.save_figure(getattr(training_study, name)(read_table(summary)), out_pdf, out_png)
 
     draw.__name__ = name
     draw.__doc__ = f"""{title}

@@ -9,24 +9,20 @@ Randomness (shuffled references, noise) is drawn per block of :data:`QUERY_BLOCK
 ``numpy.random.default_rng([seed, block])``, so results depend on ``seed`` and the inputs but not on
 ``batch_size`` or ``layout``. :data:`METHODS` maps each method's name to its function; a method's own
 options and their defaults are its keyword parameters (:func:`method_options`). This module imports no
-backend until a gradient is needed, so the registry is available without Keras (or torch).
+backend until a gradient is needed, so the registry is available without Keras (or torch). Maps of saved
+models on dataset files, and the methods' options on the command line, are
+:mod:`simplexgrad.attribution.commands`'.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
-import os
-import re
-import types
-import typing
 from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 
-from simplexgrad._arrays import ALPHABET_AXIS, Layout, OutputKind, Target, as_layout, check_method_list
-from simplexgrad._docs import parameter_help
+from simplexgrad._arrays import ALPHABET_AXIS, Layout, OutputKind, Target, as_layout
 from simplexgrad.attribution._points import (
     QUERY_BLOCK,
     averaged_over_points,
@@ -40,7 +36,6 @@ from simplexgrad.attribution._points import (
     shuffled_references,
     trapezoid_path,
 )
-from simplexgrad.backend import configure_threads, load_model
 from simplexgrad.correction import correct
 
 __all__ = [
@@ -51,12 +46,8 @@ __all__ = [
     "smoothgrad",
     "expected_gradients",
     "shuffled_references",
-    "attribute_file",
-    "attribute_methods_file",
     "QUERY_BLOCK",
 ]
-
-log = logging.getLogger(__name__)
 
 Model = Any  # a built Keras 3 model or a torch.nn.Module taking batches in the layout of x
 BaselineName = Literal["shuffle", "zeros", "uniform"]
@@ -323,206 +314,3 @@ def _result(raw: np.ndarray, return_corrected: bool, layout: Layout):
     if not return_corrected:
         return raw
     return raw, correct(raw, axis=ALPHABET_AXIS[layout], alphabet_size=None)  # the model's alphabet
-
-
-def attribute_file(
-    model: str,
-    data: str,
-    out: str,
-    method: str,
-    split: Literal["train", "valid", "test"] = "test",
-    positives_only: bool = False,
-    num_seqs: int | None = None,
-    class_index: int = 0,
-    output: OutputKind = "probability",
-    batch_size: int = 128,
-    threads: int | None = None,
-    **options,
-) -> None:
-    """Raw and corrected maps of a saved model on a dataset split, written as an attribution file.
-
-    Parameters
-    ----------
-    model : str
-        Trained model (.keras).
-    data : str
-        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``.
-    out : str
-        Attribution file to write (.npz): raw, corrected, x, indices and the parameters.
-    method : str
-        One of :data:`METHODS`.
-    split : {'train', 'valid', 'test'}
-        Dataset split to explain.
-    positives_only : bool
-        Keep only sequences labelled 1 in output ``class_index``.
-    num_seqs : int or None
-        Explain only the first N selected sequences.
-    class_index : int
-        Output unit to explain.
-    output : {'probability', 'logit'}
-        Differentiate the sigmoid output or its logit.
-    batch_size : int
-        Model inputs per gradient call.
-    threads : int or None
-        CPU threads for the backend.
-    **options
-        The method's own options (:func:`method_options`); unset ones take the method's defaults.
-    """
-    unknown = sorted(set(options) - set(method_options(method)))
-    if unknown:
-        raise ValueError(f"{method} has no option(s) {unknown}; its options: {list(method_options(method))}")
-    settings = (split, positives_only, num_seqs, class_index, output, batch_size, threads)
-    _attribute(model, data, {out: (method, options)}, *settings)
-
-
-def attribute_methods_file(
-    model: str,
-    data: str,
-    out_dir: str,
-    methods: list[str],
-    split: Literal["train", "valid", "test"] = "test",
-    positives_only: bool = False,
-    num_seqs: int | None = None,
-    class_index: int = 0,
-    output: OutputKind = "probability",
-    batch_size: int = 128,
-    threads: int | None = None,
-    options: list[str] | None = None,
-) -> None:
-    """Maps of several methods from one load of the model and the data, one attribution file per method.
-
-    ``<out_dir>/<method>.npz`` holds what :func:`attribute_file` writes for that method with the same
-    arguments and options. Every method's maps are computed before any file is written.
-
-    Parameters
-    ----------
-    model : str
-        Trained model (.keras).
-    data : str
-        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``.
-    out_dir : str
-        Folder to write one attribution file per method in, named ``<method>.npz``.
-        Each holds raw and corrected ``(N, L, A)``, x ``(N, L, A)``, indices ``(N,)`` and the parameters.
-    methods : list of str
-        Methods of :data:`METHODS`, each named once.
-    split : {'train', 'valid', 'test'}
-        Dataset split to explain.
-    positives_only : bool
-        Keep only sequences labelled 1 in output ``class_index``.
-    num_seqs : int or None
-        Explain only the first N selected sequences.
-    class_index : int
-        Output unit to explain.
-    output : {'probability', 'logit'}
-        Differentiate the sigmoid output or its logit.
-    batch_size : int
-        Model inputs per gradient call.
-    threads : int or None
-        CPU threads for the backend.
-    options : list of str or None
-        Methods' own options as METHOD.NAME=VALUE, e.g. integrated_gradients.steps=25.
-        Unset ones take the method's defaults (:func:`method_options`).
-    """
-    check_method_list(methods)
-    for method in methods:
-        method_options(method)  # an unknown method is refused before anything is read
-    chosen = _parsed_options(options or [], methods)
-    outputs = {os.path.join(out_dir, f"{method}.npz"): (method, chosen[method]) for method in methods}
-    settings = (split, positives_only, num_seqs, class_index, output, batch_size, threads)
-    _attribute(model, data, outputs, *settings)
-
-
-def _parsed_options(items: list[str], methods: list[str]) -> dict[str, dict[str, object]]:
-    """Options given as ``METHOD.NAME=VALUE`` texts, per method of ``methods``, each value of the type
-    the method's signature gives the option; a ``ValueError`` naming the item for anything else."""
-    chosen: dict[str, dict[str, object]] = {method: {} for method in methods}
-    for item in items:
-        match = re.fullmatch(r"(\w+)\.(\w+)=(.*)", item)
-        if match is None:
-            raise ValueError(f"option {item!r}: write it as METHOD.NAME=VALUE (smoothgrad.num_samples=50)")
-        method, name, text = match.groups()
-        if method not in chosen:
-            raise ValueError(f"option {item!r}: {method} is not among the methods {methods}")
-        known = method_options(method)
-        if name not in known:
-            raise ValueError(f"option {item!r}: {method} has no option {name!r}; its options: {list(known)}")
-        if name in chosen[method]:
-            raise ValueError(f"option {item!r}: {method}.{name} is given twice")
-        hint = typing.get_type_hints(METHODS[method])[name]
-        chosen[method][name] = _option_value(hint, text, item)
-    return chosen
-
-
-def _option_value(hint: object, text: str, item: str) -> object:
-    """``text`` as a value of ``hint``: an int, float or str, or one of a Literal's choices (also of a
-    Literal in a union, such as :data:`Baseline`)."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        members = typing.get_args(hint)
-        hint = next((m for m in members if typing.get_origin(m) is typing.Literal), members[0])
-    if typing.get_origin(hint) is typing.Literal:
-        choices = typing.get_args(hint)
-        if text not in choices:
-            raise ValueError(f"option {item!r}: choose one of {list(choices)}")
-        return text
-    try:
-        return hint(text)
-    except ValueError:
-        raise ValueError(f"option {item!r}: {text!r} is not a valid {hint.__name__}") from None
-
-
-def _attribute(
-    model: str,
-    data: str,
-    outputs: dict[str, tuple[str, dict]],
-    split: str,
-    positives_only: bool,
-    num_seqs: int | None,
-    class_index: int,
-    output: OutputKind,
-    batch_size: int,
-    threads: int | None,
-) -> None:
-    """Write ``outputs`` (attribution file → (method, its options)) from one load of the model and of the
-    selected sequences, computing every method's maps before the first file is written; the other
-    arguments as for :func:`attribute_file`."""
-    from simplexgrad import io  # here: h5py only for files, so `import simplexgrad` stays NumPy-only
-
-    configure_threads(threads)
-    split_data = io.load_split(data, split)
-    indices = io.select_rows(split_data.y, positives_only, num_seqs, class_index, f"{data}:{split}")
-    x = split_data.x[indices]
-    loaded = load_model(model)
-    shared = {"batch_size": batch_size, "class_index": class_index, "output": output}
-    maps = {}
-    for out, (method, options) in outputs.items():
-        parameters = {**shared, **options}
-        defaults = {name: p.default for name, p in method_options(method).items()}
-        log.info("%s on %d sequences of %s:%s: %s", method, len(x), data, split, {**defaults, **parameters})
-        raw, corrected = METHODS[method](loaded, x, return_corrected=True, progress=True, **parameters)
-        source = {"method": method, "split": split, "model": os.path.basename(model)}
-        maps[out] = raw, corrected, {**source, **defaults, **parameters}
-    for out, (raw, corrected, record) in maps.items():
-        io.save_attributions(out, raw, corrected, x, indices, record)
-
-
-def _cli_options() -> dict[str, tuple[object, str]]:
-    """Every method's options for the command line: name → (type, help naming the methods using it and
-    the library's default, per method where the methods differ)."""
-    options: dict[str, tuple[object, str, dict[str, object]]] = {}
-    for method, function in METHODS.items():
-        hints, helps = typing.get_type_hints(function), parameter_help(function)
-        for name, parameter in method_options(method).items():
-            options.setdefault(name, (hints[name], helps.get(name, ""), {}))[2][method] = parameter.default
-    described = {}
-    for name, (hint, text, defaults) in options.items():
-        values = set(map(repr, defaults.values()))
-        default = (
-            next(iter(defaults.values()))
-            if len(values) == 1
-            else ", ".join(f"{value} for {method}" for method, value in defaults.items())
-        )
-        described[name] = (hint, f"{text} [{', '.join(defaults)}] (default: {default})")
-    return described
-
-
-attribute_file.extra_options = _cli_options

@@ -26,16 +26,14 @@ with needs("workflow", "simplexgrad.data.portal"):
     from simplexgrad.data.portal_api import (
         PORTAL,
         PortalClient,
-        PortalError,
+        PortalError,  # noqa: F401  (what resolve_manifest raises; its home is portal_api)
         accession_of,
         get_field,
         require_fields,
     )
 
 __all__ = [
-    "PORTAL",
     "OUTPUT_TYPE_PREFERENCE",
-    "PortalError",
     "Resolution",
     "resolve_manifest",
     "encode_manifest",

@@ -11,7 +11,7 @@ import numpy as np
 from simplexgrad._arrays import ALPHABET
 from simplexgrad._optional import needs
 
-with needs("workflow", "simplexgrad.plots._common"):
+with needs("workflow", "simplexgrad.plots.common"):
     import matplotlib
 
     matplotlib.use("Agg")  # files only: every plots module imports this one before it draws anything

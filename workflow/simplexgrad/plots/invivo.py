@@ -15,7 +15,7 @@ with needs("workflow", "simplexgrad.plots.invivo"):
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from simplexgrad.plots._common import angle_axis, angle_track, large_angle_panels, logo_track
+    from simplexgrad.plots.common import angle_axis, angle_track, large_angle_panels, logo_track
 
 __all__ = [
     "fig3b_invivo_patch",

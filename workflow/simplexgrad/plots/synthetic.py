@@ -18,7 +18,7 @@ with needs("workflow", "simplexgrad.plots.synthetic"):
     import seaborn as sns
 
     from simplexgrad.metrics import METRICS
-    from simplexgrad.plots._common import angle_axis, angle_track, large_angle_panels, logo_track, model_label
+    from simplexgrad.plots.common import angle_axis, angle_track, large_angle_panels, logo_track, model_label
 
 __all__ = [
     "fig2_interpretability",
@@ -189,9 +189,9 @@ def modisco_recovery(counts: pd.DataFrame, similarity_threshold: float) -> plt.F
     Parameters
     ----------
     counts : pandas.DataFrame
-        :func:`simplexgrad.studies.modisco.recovery_counts` of the motif table: per model (``architecture``,
-        ``activation``), ``seed`` and ``maps`` (raw or corrected), the four counts drawn; a run without
-        patterns counts zeros.
+        :func:`simplexgrad.studies.motif_matching.recovery_counts` of the motif table: per model
+        (``architecture``, ``activation``), ``seed`` and ``maps`` (raw or corrected), the four counts
+        drawn; a run without patterns counts zeros.
     similarity_threshold : float
         Pearson r that counted a planted motif as recovered (for the panel's label).
     """

@@ -14,7 +14,7 @@ with needs("workflow", "simplexgrad.plots.training_study"):
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from simplexgrad.plots._common import model_label
+    from simplexgrad.plots.common import model_label
 
 __all__ = [
     "fig4c_init_study",

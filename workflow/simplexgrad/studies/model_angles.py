@@ -21,7 +21,7 @@ from simplexgrad.correction import ANGLE_THRESHOLDS, angle_statistics, check_thr
 with needs("keras", "simplexgrad.studies.model_angles"):
     import pandas as pd
 
-    from simplexgrad import plots
+    from simplexgrad.plots import common
     from simplexgrad.tables import write_table
 
 __all__ = ["angles"]
@@ -102,5 +102,5 @@ def angles(
     table = pd.concat(tables, ignore_index=True)
     write_table(table, out)
     title = f"{Path(model).name}: {len(chosen)} output unit(s), {len(x)} sequences"
-    plots.save_figure(plots.model_angles(np.concatenate(pooled), table, title), out_pdf, out_png)
+    common.save_figure(common.model_angles(np.concatenate(pooled), table, title), out_pdf, out_png)
     return table

@@ -1,28 +1,19 @@
-"""Motif discovery on attribution maps with tfmodisco-lite, matched to JASPAR by TOMTOM (memelite).
+"""Motif discovery on attribution maps with tfmodisco-lite: running it, its results file, its HTML report
+and its numba kernels, compiled once.
 
 The maps ``(N, L, 4)`` (raw or corrected) are the *hypothetical contributions*; the contribution scores
 are ``maps * one_hot``. tfmodisco-lite's Python API takes channels-last arrays; its ``modisco motifs``
-command reads ``(N, 4, L)`` arrays (:func:`to_modisco_layout`, :func:`export_modisco_inputs`). All of it
-runs offline: JASPAR from pyjaspar's SQLite files, TOMTOM from memelite (no MEME suite binary).
+command reads ``(N, 4, L)`` arrays (:func:`to_modisco_layout`, :func:`export_modisco_inputs`). The patterns
+are matched to JASPAR by :mod:`simplexgrad.studies.motif_matching` (TOMTOM and PWM similarity); all of it
+runs offline.
 
 Determinism: tfmodisco-lite seeds its own randomness (``RandomState(1234)``; Leiden run ``i``: seed
 ``100 * i``), memelite's TOMTOM has none; ``seed`` draws the order in which sequences reach modisco.
-
-Whether a pattern is a known (planted) motif is judged two ways, never by TOMTOM's best match alone
-(relatives of one family, e.g. the ETS factors ELK4, EHF and Gabpa, often outrank each other):
-
-- TOMTOM: the motif is among the pattern's *significant* matches (q below ``qvalue_threshold``, default
-  :data:`QVALUE_THRESHOLD`), at some rank of the pattern's TOMTOM ranking (``planted_ranks``);
-- PWM similarity, without TOMTOM: the best Pearson correlation, over offsets with at least
-  ``min_overlap`` aligned positions (default :data:`MIN_OVERLAP`) and both strands, between the
-  information-trimmed PPM (:func:`trim_by_information`) and the motif's PWM (:func:`pwm_similarity`);
-  :func:`recovery_counts` counts a motif as recovered when some pattern reaches :data:`SIMILARITY_THRESHOLD`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import importlib.metadata
 import logging
@@ -35,7 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import h5py
 import numpy as np
@@ -46,15 +37,23 @@ with needs("modisco", "simplexgrad.studies.modisco"):
     import pandas as pd
 
     from simplexgrad._arrays import ALPHABET, as_sequences, check_finite, check_one_hot, same_shape
-    from simplexgrad.data.motifs import core_vertebrate_pwms, load_motifs, reverse_complement
     from simplexgrad.io import atomic_output, load_attributions
+    from simplexgrad.studies.motif_matching import (
+        MAX_MATCHES,
+        MIN_OVERLAP,
+        NO_PATTERN,
+        QVALUE_THRESHOLD,
+        Pattern,
+        check_matching,
+        jaspar_targets,
+        match_patterns,
+        no_pattern_row,
+    )
     from simplexgrad.tables import parse_labels, with_labels, write_table
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "TABLE_COLUMNS",
-    "Pattern",
     "ModiscoRun",
     "to_modisco_layout",
     "from_modisco_layout",
@@ -63,40 +62,12 @@ __all__ = [
     "run_modisco",
     "save_modisco",
     "read_patterns",
-    "trim_pattern",
-    "trim_by_information",
-    "Similarity",
-    "pwm_similarity",
-    "jaspar_targets",
-    "match_patterns",
-    "no_pattern_row",
-    "recovery_counts",
     "write_report",
     "find_motifs",
     "modisco_file",
     "modisco_kernels",
 ]
 
-TABLE_COLUMNS = (
-    "pattern",
-    "seqlets",
-    "best_match_id",
-    "best_match_name",
-    "tomtom_qvalue",
-    "planted",
-    "significant_matches",
-    "matches",
-    "planted_ranks",
-    "similar_planted_id",
-    "pwm_similarity",
-)
-# The row that records a run without patterns (its labels reach the collected table; 0 seqlets).
-NO_PATTERN = "none"
-QVALUE_THRESHOLD = 0.05  # a TOMTOM match is significant when its q-value is below this
-MAX_MATCHES = 5  # significant matches listed per pattern in the `matches` column
-MIN_OVERLAP = 6  # fewest aligned positions for a PPM-PWM correlation (half a typical JASPAR core motif)
-INFORMATION_FRACTION = 0.25  # trim_by_information keeps the span of positions above this share of the max
-SIMILARITY_THRESHOLD = 0.8  # a planted motif is recovered when some pattern's PPM correlates this well
 PROGRESS_EVERY_S = 300.0  # a running tfmodisco-lite logs that it still runs this often (seconds)
 PATTERN_GROUPS = ("pos_patterns", "neg_patterns")
 # `modisco motifs` settings not exposed here, at that command's defaults.
@@ -104,17 +75,6 @@ _MODISCO_FIXED = {"trim_to_window_size": 30, "initial_flank_to_add": 10, "final_
 _RUN_SETTINGS = ("max_seqlets", "window", "target_fdr", "n_leiden", "max_sequences", "seed")
 # modisco_kernels' example: sequences, their length, and the motif planted once in each.
 KERNEL_EXAMPLE = (300, 100, "TTGACTCATG")
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """One pattern: ``name`` as in modisco's report (``'pos_patterns.pattern_0'``), its seqlet count,
-    position probability matrix ``ppm`` and contribution weight matrix ``cwm``, both ``(W, 4)``."""
-
-    name: str
-    n_seqlets: int
-    ppm: np.ndarray
-    cwm: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -292,275 +252,6 @@ def read_patterns(path: str | os.PathLike) -> list[Pattern]:
     return patterns
 
 
-def trim_pattern(ppm: np.ndarray, cwm: np.ndarray, threshold: float = 0.3) -> np.ndarray:
-    """A ``(W, 4)`` PPM trimmed as ``modisco report`` trims it for TOMTOM: from the first to the last
-    position whose ``sum |cwm|`` reaches ``threshold`` times the maximum."""
-    score = np.abs(np.asarray(cwm)).sum(axis=1)
-    passing = np.flatnonzero(score >= threshold * score.max())
-    return np.asarray(ppm)[passing.min() : passing.max() + 1]
-
-
-def _matrix(array: np.ndarray, name: str) -> np.ndarray:
-    """A finite, non-negative float64 ``(W, 4)`` matrix, or a ValueError naming ``name``."""
-    matrix = np.asarray(array, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[1] != 4 or len(matrix) == 0:
-        raise ValueError(f"{name} must have shape (W, 4) in ACGT order with W >= 1; got shape {matrix.shape}")
-    if not np.all(np.isfinite(matrix)) or np.any(matrix < 0):
-        raise ValueError(f"{name} must hold finite non-negative probabilities")
-    return matrix
-
-
-def trim_by_information(ppm: np.ndarray, fraction: float = INFORMATION_FRACTION) -> np.ndarray:
-    """A ``(W, 4)`` PPM trimmed to its informative span: from the first to the last position whose
-    information content ``2 + sum_a p log2 p`` (bits; rows normalised to sum 1) reaches ``fraction``
-    times the largest; a PPM without information (all rows uniform) is returned whole."""
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must be in [0, 1]; got {fraction}")
-    matrix = _matrix(ppm, "ppm")
-    totals = matrix.sum(axis=1, keepdims=True)
-    if np.any(totals <= 0):
-        raise ValueError("ppm has a position whose probabilities sum to 0")
-    p = matrix / totals
-    information = 2 + np.sum(p * np.log2(np.where(p > 0, p, 1.0)), axis=1)
-    if information.max() <= 0:
-        return matrix
-    passing = np.flatnonzero(information >= fraction * information.max())
-    return matrix[passing.min() : passing.max() + 1]
-
-
-class Similarity(NamedTuple):
-    """The best alignment of a PPM to a PWM (:func:`pwm_similarity`): Pearson ``r``, ``offset`` (the PWM
-    position of the PPM's first column; negative when the PPM starts before the PWM) and ``strand``
-    ('+' the PWM as given, '-' its reverse complement, whose positions the offset then counts)."""
-
-    r: float
-    offset: int | None
-    strand: str | None
-
-
-def pwm_similarity(ppm: np.ndarray, pwm: np.ndarray, min_overlap: int = MIN_OVERLAP) -> Similarity:
-    """Best Pearson correlation between a PPM and a PWM over offsets and both strands, without TOMTOM.
-
-    At each offset the aligned positions of both matrices (at least ``min_overlap`` of them; fewer are
-    not compared) are flattened to ``4 * overlap`` values and correlated; the PWM is tried as given and
-    reverse complemented. Offsets where either block is constant (e.g. uniform) have no correlation.
-
-    Parameters
-    ----------
-    ppm : numpy.ndarray
-        ``(W, 4)`` position probability matrix of a pattern (e.g. :func:`trim_by_information`'s).
-    pwm : numpy.ndarray
-        ``(V, 4)`` probabilities of a known motif, ACGT order.
-    min_overlap : int
-        Fewest aligned positions an offset needs.
-
-    Returns
-    -------
-    Similarity
-        ``(r, offset, strand)``; ``(nan, None, None)`` when no offset has ``min_overlap`` positions with a
-        correlation. Ties go to '+' and then to the smallest offset.
-    """
-    if min_overlap < 1:
-        raise ValueError(f"min_overlap must be >= 1; got {min_overlap}")
-    query, target = _matrix(ppm, "ppm"), _matrix(pwm, "pwm")
-    best = Similarity(float("nan"), None, None)
-    for strand, oriented in (("+", target), ("-", reverse_complement(target))):
-        for offset in range(min_overlap - len(query), len(oriented) - min_overlap + 1):
-            start, stop = max(0, -offset), min(len(query), len(oriented) - offset)
-            if stop - start < min_overlap:  # a matrix shorter than min_overlap
-                continue
-            a, b = query[start:stop].ravel(), oriented[start + offset : stop + offset].ravel()
-            a, b = a - a.mean(), b - b.mean()
-            norm = np.sqrt(np.dot(a, a) * np.dot(b, b))
-            if norm > 1e-12:
-                r = float(np.clip(np.dot(a, b) / norm, -1.0, 1.0))
-                if not r <= best.r:  # also true while best.r is nan
-                    best = Similarity(r, offset, strand)
-    return best
-
-
-@functools.lru_cache(maxsize=8)
-def jaspar_targets(release: str = "JASPAR2016", extra_ids: tuple[str, ...] = ()) -> tuple[tuple, ...]:
-    """TOMTOM's targets: the release's CORE vertebrate motifs (latest versions) plus ``extra_ids``, as
-    ``(matrix_id, name, pwm (W, 4))`` sorted by ID, offline through pyjaspar; ValueError if unknown."""
-    targets = core_vertebrate_pwms(release)
-    missing = [matrix_id for matrix_id in extra_ids if matrix_id not in targets]
-    for motif in load_motifs(missing, release)[::2]:  # forward orientations
-        targets[motif.matrix_id] = (motif.name, motif.pwm)
-    return tuple((matrix_id, *targets[matrix_id]) for matrix_id in sorted(targets))
-
-
-def _check_matching(qvalue_threshold: float, max_matches: int, min_overlap: int) -> None:
-    """ValueError unless ``0 < qvalue_threshold <= 1``, ``max_matches >= 1`` and ``min_overlap >= 1``."""
-    if not 0 < qvalue_threshold <= 1:
-        raise ValueError(f"qvalue_threshold must be in (0, 1]; got {qvalue_threshold}")
-    for name, value in (("max_matches", max_matches), ("min_overlap", min_overlap)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1; got {value}")
-
-
-def match_patterns(
-    patterns: Sequence[Pattern],
-    release: str = "JASPAR2016",
-    planted_ids: Sequence[str] | None = None,
-    trim_threshold: float = 0.3,
-    *,
-    qvalue_threshold: float = QVALUE_THRESHOLD,
-    max_matches: int = MAX_MATCHES,
-    min_overlap: int = MIN_OVERLAP,
-) -> pd.DataFrame:
-    """JASPAR matches of each pattern by TOMTOM (memelite) and its PPM's similarity to the planted PWMs.
-
-    Each PPM is trimmed (:func:`trim_pattern`) and compared with all :func:`jaspar_targets` on both
-    strands. The q-value is Benjamini-Hochberg over the pattern's p-values against all targets (MEME's
-    tomtom also computes q-values per query, estimating pi0; this is the conservative pi0 = 1). A
-    pattern's TOMTOM ranking orders the targets by p-value, ties to the lower matrix ID.
-
-    Parameters
-    ----------
-    patterns : sequence of Pattern
-        The patterns (e.g. :meth:`ModiscoRun.patterns` or :func:`read_patterns`).
-    release : str
-        JASPAR release whose CORE vertebrate motifs are the targets.
-    planted_ids : sequence of str or None
-        JASPAR matrix IDs of the planted (known) motifs; added to the targets if not CORE vertebrates.
-    trim_threshold : float
-        :func:`trim_pattern`'s share of the largest ``sum |cwm|`` for TOMTOM's query.
-    qvalue_threshold : float
-        A TOMTOM match is significant when its q-value is below this.
-    max_matches : int
-        Most significant matches listed per pattern (``matches``); ranks are counted over all targets.
-    min_overlap : int
-        Fewest aligned positions for :func:`pwm_similarity`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per pattern with :data:`TABLE_COLUMNS`: ``pattern``, ``seqlets``; the best match
-        (``best_match_id``, ``best_match_name``, ``tomtom_qvalue``); ``planted``: a planted motif is among
-        the significant matches; ``significant_matches``: how many targets are; ``matches``: the first
-        ``max_matches`` of them as ``'ID name (q=...)'`` joined by ``'; '``; ``planted_ranks``: each planted
-        motif among them with its rank in the TOMTOM ranking (1 = best), ``'ID:rank'`` joined by ``';'``;
-        ``similar_planted_id`` and ``pwm_similarity``: the planted PWM that the information-trimmed PPM
-        (:func:`trim_by_information`) correlates with best, and that :func:`pwm_similarity` r (empty and
-        NaN when no offset overlaps ``min_overlap`` positions).
-    """
-    with needs("modisco", "simplexgrad.studies.modisco"):
-        from scipy.stats import false_discovery_control
-
-    _check_matching(qvalue_threshold, max_matches, min_overlap)
-    planted = list(dict.fromkeys(planted_ids or ()))
-    targets = jaspar_targets(release, tuple(sorted(planted)))
-    if not patterns:
-        return pd.DataFrame({column: [] for column in TABLE_COLUMNS})
-    with needs("modisco", "simplexgrad.studies.modisco"):
-        from memelite import tomtom
-
-    queries = [trim_pattern(p.ppm, p.cwm, trim_threshold).T for p in patterns]
-    as_float = functools.partial(np.ascontiguousarray, dtype=np.float64)  # one compiled TOMTOM variant
-    p_values = tomtom([as_float(q) for q in queries], [as_float(pwm.T) for _, _, pwm in targets])[0]
-    q_values = false_discovery_control(np.clip(p_values, 0.0, 1.0), axis=1)
-    rankings = np.argsort(p_values, axis=1, kind="stable")  # targets are sorted by ID
-    row_of = {matrix_id: i for i, (matrix_id, _, _) in enumerate(targets)}
-    planted_pwms = [(matrix_id, targets[row_of[matrix_id]][2]) for matrix_id in planted]
-    rows = []
-    for pattern, ranking, q in zip(patterns, rankings, q_values, strict=True):
-        significant = [(rank, int(i)) for rank, i in enumerate(ranking, start=1) if q[i] < qvalue_threshold]
-        ranks = [(targets[i][0], rank) for rank, i in significant if targets[i][0] in planted]
-        listed = [f"{targets[i][0]} {targets[i][1]} (q={q[i]:.2g})" for _, i in significant[:max_matches]]
-        trimmed = trim_by_information(pattern.ppm)
-        scores = [(pwm_similarity(trimmed, pwm, min_overlap).r, matrix_id) for matrix_id, pwm in planted_pwms]
-        scores = [(r, matrix_id) for r, matrix_id in scores if not np.isnan(r)]
-        r, similar = max(scores, key=lambda score: score[0]) if scores else (float("nan"), "")
-        best = int(ranking[0])
-        rows.append(
-            {
-                "pattern": pattern.name,
-                "seqlets": pattern.n_seqlets,
-                "best_match_id": targets[best][0],
-                "best_match_name": targets[best][1],
-                "tomtom_qvalue": q[best],
-                "planted": bool(ranks),
-                "significant_matches": len(significant),
-                "matches": "; ".join(listed),
-                "planted_ranks": ";".join(f"{matrix_id}:{rank}" for matrix_id, rank in ranks),
-                "similar_planted_id": similar,
-                "pwm_similarity": r,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-
-
-def no_pattern_row() -> pd.DataFrame:
-    """The one-row table that records a run without patterns: ``pattern`` :data:`NO_PATTERN`, 0 seqlets,
-    0 significant matches, not planted, empty matches and NaN scores (:data:`TABLE_COLUMNS`)."""
-    row = dict.fromkeys(TABLE_COLUMNS, "")
-    row.update(pattern=NO_PATTERN, seqlets=0, tomtom_qvalue=float("nan"), planted=False)
-    row.update(significant_matches=0, pwm_similarity=float("nan"))
-    return pd.DataFrame([row], columns=list(TABLE_COLUMNS))
-
-
-def _planted_ranks(cell: object) -> list[str]:
-    """The matrix IDs of a ``planted_ranks`` cell (``'ID:rank;ID:rank'``; empty or NaN: none)."""
-    if not isinstance(cell, str) or not cell.strip():
-        return []
-    return [entry.rsplit(":", 1)[0].strip() for entry in cell.split(";") if entry.strip()]
-
-
-def recovery_counts(
-    motifs: pd.DataFrame,
-    by: Sequence[str] = ("architecture", "activation", "seed", "maps"),
-    similarity_threshold: float = SIMILARITY_THRESHOLD,
-) -> pd.DataFrame:
-    """Per run (``by``), how many planted motifs were recovered, by each definition, and how many
-    patterns match nothing planted.
-
-    Parameters
-    ----------
-    motifs : pandas.DataFrame
-        Collected motifs tables (:data:`TABLE_COLUMNS` plus the ``by`` label columns); a run without
-        patterns has its :data:`NO_PATTERN` row and counts zero everywhere.
-    by : sequence of str
-        Label columns that identify a run.
-    similarity_threshold : float
-        Pearson r a pattern's PPM needs with a planted PWM for that motif to count as recovered.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per run: the ``by`` columns; ``patterns`` (found, :data:`NO_PATTERN` rows excluded);
-        ``recovered_similarity``: distinct planted motifs that are some pattern's ``similar_planted_id``
-        with ``pwm_similarity >= similarity_threshold``; ``recovered_tomtom``: distinct planted motifs
-        among some pattern's significant TOMTOM matches (``planted_ranks``); ``false_discoveries``:
-        patterns with neither (no planted motif reaches the threshold or is a significant match).
-    """
-    by = list(by)
-    missing = sorted({*by, "pattern", "planted_ranks", "similar_planted_id", "pwm_similarity"} - {*motifs})
-    if missing:
-        raise ValueError(
-            f"the motifs table lacks columns {missing}; rerun the modisco rules to rewrite it "
-            "(e.g. snakemake --forcerun modisco_synthetic)"
-        )
-    if not 0 < similarity_threshold <= 1:
-        raise ValueError(f"similarity_threshold must be in (0, 1]; got {similarity_threshold}")
-    rows = []
-    for run, group in motifs.groupby(by, sort=True, dropna=False):
-        found = group[group["pattern"].astype(str) != NO_PATTERN]
-        similar = found["pwm_similarity"].astype(float) >= similarity_threshold
-        tomtom_ids = [_planted_ranks(cell) for cell in found["planted_ranks"]]
-        significant = np.array([bool(ids) for ids in tomtom_ids], dtype=bool)
-        row = dict(zip(by, run if isinstance(run, tuple) else (run,), strict=True))
-        row.update(
-            patterns=len(found),
-            recovered_similarity=found.loc[similar, "similar_planted_id"].nunique(),
-            recovered_tomtom=len({matrix_id for ids in tomtom_ids for matrix_id in ids}),
-            false_discoveries=int(np.sum(~similar.to_numpy() & ~significant)),
-        )
-        rows.append(row)
-    columns = [*by, "patterns", "recovered_similarity", "recovered_tomtom", "false_discoveries"]
-    return pd.DataFrame(rows, columns=columns)
-
-
 def write_report(
     modisco_h5: str | os.PathLike,
     report_dir: str | os.PathLike,
@@ -574,7 +265,8 @@ def write_report(
     ``'full'`` is ``modisco report`` (``report.html``, images embedded); ``'simple'`` is ``modisco
     report-simple`` (``motifs.html`` + PNGs, several times faster). Both match with memelite's TOMTOM
     (their ``--lite`` mode; the table shows p-values) against ``report_dir/jaspar.meme``, the targets of
-    :func:`jaspar_targets`. ``report_dir`` is replaced as a whole on success.
+    :func:`~simplexgrad.studies.motif_matching.jaspar_targets`. ``report_dir`` is replaced as a whole on
+    success.
     """
     with needs("modisco", "simplexgrad.studies.modisco"):
         from memelite.io import write_meme
@@ -625,9 +317,9 @@ def find_motifs(
     **settings,
 ) -> tuple[ModiscoRun, pd.DataFrame]:
     """Motif discovery on arrays: :func:`run_modisco` on ``(N, L, 4)`` ``one_hot`` and ``maps`` (with
-    its keyword ``settings``), then :func:`match_patterns` (with the other keywords); returns ``(run,
-    table)``; the table is empty when modisco found no pattern."""
-    _check_matching(qvalue_threshold, max_matches, min_overlap)
+    its keyword ``settings``), then :func:`~simplexgrad.studies.motif_matching.match_patterns` (with the other
+    keywords); returns ``(run, table)``; the table is empty when modisco found no pattern."""
+    check_matching(qvalue_threshold, max_matches, min_overlap)
     jaspar_targets(jaspar_release, tuple(sorted(set(planted_ids or ()))))  # fail before modisco runs
     run = run_modisco(one_hot, maps, **settings)
     matching = {"qvalue_threshold": qvalue_threshold, "max_matches": max_matches, "min_overlap": min_overlap}
@@ -661,10 +353,11 @@ def modisco_file(
     """tfmodisco-lite on one attribution file's raw or corrected maps, patterns matched to JASPAR.
 
     Writes ``out_dir/modisco.h5`` (modisco's results file), ``out_dir/motifs.tsv`` (one row per pattern:
-    :data:`TABLE_COLUMNS` after the label columns, see :func:`match_patterns`) and the HTML report in
-    ``out_dir/report/``. When modisco finds no pattern it logs one line naming the input, and motifs.tsv
-    records the run in one :func:`no_pattern_row` (pattern ``none``, 0 seqlets), so that the collected
-    table and the recovery figure show the run with zero patterns.
+    :data:`~simplexgrad.studies.motif_matching.TABLE_COLUMNS` after the label columns, see
+    :func:`~simplexgrad.studies.motif_matching.match_patterns`) and the HTML report in ``out_dir/report/``.
+    When modisco finds no pattern it logs one line naming the input, and motifs.tsv records the run in
+    one :func:`~simplexgrad.studies.motif_matching.no_pattern_row` (pattern ``none``, 0 seqlets), so that the
+    collected table and the recovery figure show the run with zero patterns.
 
     Parameters
     ----------
@@ -705,7 +398,7 @@ def modisco_file(
     """
     settings = {name: value for name, value in locals().items() if name in _RUN_SETTINGS}
     matching = {"qvalue_threshold": qvalue_threshold, "max_matches": max_matches, "min_overlap": min_overlap}
-    _check_matching(**matching)
+    check_matching(**matching)
     columns = parse_labels(labels or [])
     if which not in ("raw", "corrected") or report not in ("full", "simple", "none"):
         raise ValueError(
@@ -748,13 +441,13 @@ def _numba_cache_dir() -> str:
 def modisco_kernels(out: str, seed: int = 0) -> None:
     """Compile tfmodisco-lite's and memelite's numba kernels into numba's on-disk cache, once.
 
-    Runs :func:`run_modisco` and :func:`match_patterns` on a small example (:data:`KERNEL_EXAMPLE`: one
-    motif planted in random sequences; maps = the one-hot motif plus Gaussian noise) with the array
-    types real runs pass, so that later runs in the environment load the kernels instead of compiling
-    them for a minute or more each. The workflow runs it before any motif discovery, so that no two
-    modisco jobs compile at the same time. The table's one row: the modisco-lite, memelite and numba
-    versions, the folder where numba caches memelite's TOMTOM kernel (empty when unknown), the seconds
-    taken and the number of patterns found.
+    Runs :func:`run_modisco` and :func:`~simplexgrad.studies.motif_matching.match_patterns` on a small
+    example (:data:`KERNEL_EXAMPLE`: one motif planted in random sequences; maps = the one-hot motif plus
+    Gaussian noise) with the array types real runs pass, so that later runs in the environment load the
+    kernels instead of compiling them for a minute or more each. The workflow runs it before any motif
+    discovery, so that no two modisco jobs compile at the same time. The table's one row: the
+    modisco-lite, memelite and numba versions, the folder where numba caches memelite's TOMTOM kernel
+    (empty when unknown), the seconds taken and the number of patterns found.
 
     Parameters
     ----------

@@ -23,7 +23,8 @@ with needs("workflow", "simplexgrad.studies.reproduction"):
     import pandas as pd
 
     from simplexgrad import io
-    from simplexgrad.studies.scorecard import NOT_REPRODUCED, SCORECARD_COLUMNS, STUDIES, VERDICTS
+    from simplexgrad.studies.claim_quantities import STUDIES
+    from simplexgrad.studies.scorecard import NOT_REPRODUCED, SCORECARD_COLUMNS, VERDICTS
 
 __all__ = ["wall_time", "record_markdown", "reproduction_record"]
 

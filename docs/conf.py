@@ -1,6 +1,6 @@
-"""Sphinx configuration of simplexgrad's documentation: the getting-started page and the API reference,
-built from the library's numpydoc docstrings (``make docs``; tests/test_docs.py builds it with warnings
-as errors)."""
+"""Sphinx configuration of simplexgrad's documentation: the manual's Markdown pages (MyST), the reproduction
+records, and the API reference built from the library's numpydoc docstrings (``make docs``;
+tests/test_docs.py builds it with warnings as errors)."""
 
 import os
 import sys
@@ -16,11 +16,16 @@ author = "The simplexgrad contributors"
 copyright = "the simplexgrad contributors"  # noqa: A001  (Sphinx's name)
 version = release = __version__
 
-extensions = ["sphinx.ext.autodoc", "numpydoc"]
+extensions = ["sphinx.ext.autodoc", "numpydoc", "myst_parser"]
 root_doc = "index"
-source_suffix = {".rst": "restructuredtext"}
-exclude_patterns = ["_build", "figures", "reproduction"]
-html_theme = "alabaster"
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build"]
+html_theme = "furo"
+html_title = "simplexgrad"
+# Headings become link targets (`page.md#a-heading`) down to the third level.
+myst_heading_anchors = 3
+myst_enable_extensions = ["deflist"]
+smartquotes = False  # `--layout` stays two hyphens in prose, as a user types it
 html_static_path: list[str] = []
 
 autodoc_member_order = "bysource"

@@ -281,7 +281,7 @@ def test_fake_portal_answers_like_the_real_one(catalog, inputs, tmp_path):
 def test_committed_table_resolves_against_a_realistic_portal(catalog, inputs, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="simplexgrad.data.portal")
     with fake_portal(catalog) as portal:
-        # the README's command, against the fake portal
+        # the study page's command (docs/study.md), against the fake portal
         table = ["--table", str(COMMITTED_TABLE), "--out", str(tmp_path / "m.tsv")]
         assert cli.main(["encode-manifest", *table, "--portal", portal.url]) == 0
         searches = [path for path in portal.requests if path.startswith("/search/")]

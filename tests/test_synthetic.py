@@ -64,7 +64,7 @@ def test_reverse_complement_hand_case():
 
 
 def test_the_default_pool_is_the_published_generators():
-    # The 50 IDs of the authors' notebook (np.random.seed(22) draw), in its order; see the README.
+    # The 50 IDs of the authors' notebook (np.random.seed(22) draw), in its order; see docs/study.md.
     ids = published_background_ids()
     assert ids == read_motif_ids(PUBLISHED_POOL)
     assert len(ids) == 50 and len(set(ids)) == 50

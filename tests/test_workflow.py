@@ -1,5 +1,6 @@
-"""The Snakemake workflow end to end on a tiny configuration: every README command as printed, the
-outputs, the report and a moved project (planning without running: test_workflow_plans.py)."""
+"""The Snakemake workflow end to end on a tiny configuration: every command of the README and the manual's
+pages as printed, the outputs, the report and a moved project (planning without running:
+test_workflow_plans.py)."""
 
 import json
 import re
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from manual import documented_commands
 from workflow_helpers import REPO, merged, repository_copy
 
 TINY = {
@@ -35,14 +37,17 @@ TINY = {
     },
 }  # fmt: skip
 
-# README commands that this module does not run, and where they are run instead.
+# Printed commands that this module does not run, and where they are run instead.
 RUN_ELSEWHERE = {
-    "make test": "CI's entry point (.ci/run); running it here would recurse",
     "make benchmark": "benchmarks are run by hand; performance is never a timed test",
     "bash benchmarks/gpu_ensemble.sh": "needs a GPU machine (see the script's header)",
     "pip install simplexgrad": "tests/test_packaging.py installs the built wheel into a fresh environment",
     "pip install 'simplexgrad[torch]'": "tests/test_packaging.py installs the built wheel with [torch]",
     "pip install .": "tests/test_packaging.py builds the wheel from the repository and installs it",
+    "simplexgrad correct --in tangermeme_saliency.npy --layout NAL --out corrected.npy --report angles.tsv":
+        "tests/test_interop.py, on maps written in tangermeme's layout",
+    "simplexgrad correct --in maps.npy --layout NAL --out corrected.npy --report angles.tsv":
+        "tests/test_interop.py, on (N, 4, L) maps, with the getting-started page's Python example",
     ".venv/bin/snakemake --cores all results/invivo/figures/fig3b_invivo_patch_CTCF.pdf "
     "results/invivo/CTCF/ensembles/cnn_deep_exponential/differences.tsv":
         "needs the ENCODE portal; tests/test_invivo.py builds the same targets from the loopback fixture",
@@ -52,21 +57,9 @@ RUN_ELSEWHERE = {
 }  # fmt: skip
 
 
-def readme_commands() -> list[str]:
-    """Every command of the README's ```bash blocks (continuation lines joined)."""
-    text = (REPO / "README.md").read_text()
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            command = re.sub(r"\s+#.*$", "", line).strip()
-            if command and not command.startswith("#"):
-                commands.append(re.sub(r"\s+", " ", command))
-    return commands
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A copy of the repository whose configs are the tiny study, after every README command."""
+    """A copy of the repository whose configs are the tiny study, after every printed command."""
     folder = repository_copy(tmp_path_factory.mktemp("readme") / "simplexgrad")
     full = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(merged(full, TINY), sort_keys=False))
@@ -74,7 +67,7 @@ def study(tmp_path_factory):
     studies = {key: TINY[key] for key in ("init_study", "angle_penalty_study")}
     (folder / "config" / "studies-quick.yaml").write_text(yaml.safe_dump(studies, sort_keys=False))
     results = {}
-    for command in readme_commands():
+    for command in documented_commands():
         if command in RUN_ELSEWHERE:
             continue
         result = in_study(folder, command, timeout=1200)
@@ -84,12 +77,12 @@ def study(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_every_readme_command_runs_as_printed(study):
+def test_every_printed_command_runs_as_printed(study):
     _, results = study
-    commands = readme_commands()
+    commands = documented_commands()
     assert "make run" in results
     assert set(results) | set(RUN_ELSEWHERE) == set(commands)
-    assert set(RUN_ELSEWHERE) <= set(commands), "a command listed as run elsewhere left the README"
+    assert set(RUN_ELSEWHERE) <= set(commands), "a command listed as run elsewhere is printed nowhere"
     assert any("--forcerun" in command for command in results)
 
 

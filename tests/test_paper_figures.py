@@ -64,6 +64,16 @@ def test_fig4d_keeps_lambda_2e2_of_the_exponential_models_off_their_lines():
     assert list(opened[0].get_xdata()) == pytest.approx([2e-2]) and list(opened[0].get_ydata()) == [0.7]
 
 
+def test_fig4d_labels_its_lambda_zero_reference():
+    figure = training_study.fig4d_angle_penalty(study_models("angle_penalty", [0.0, 1e-3, 1e-5]))
+    spread = figure.axes[0]
+    assert [text.get_text() for text in spread.texts] == ["λ = 0", "λ = 0"]  # one per model type
+    legend = [text.get_text() for text in figure.axes[2].get_legend().get_texts()]
+    assert legend[-1] == "λ = 0, trained alike"
+    without = training_study.fig4d_angle_penalty(study_models("angle_penalty", [1e-3, 1e-5]))
+    assert not without.axes[0].texts
+
+
 def sequence_angles():
     rows = []
     for tf, level in (("CTCF", 10.0), ("MAX", 20.0)):

@@ -46,9 +46,9 @@ def planned_jobs(folder, *configs):
 def test_full_configuration_plans_the_whole_study(tmp_path):
     counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml")
     # 4 model types x (50 seeds + 10 init scales x 10 seeds + 9 penalties x 20 seeds)
-    assert counts["train_synthetic"] == 200 + 400 + 720
+    assert counts["train_synthetic"] == 200 + 400 + 800  # the penalty study: 9 strengths and λ = 0
     assert counts["attribute_synthetic"] == counts["evaluate_synthetic"] == 200  # per model, every method
-    assert counts["attribute_training_study"] == 400 + 720  # the studies' models: saliency only
+    assert counts["attribute_training_study"] == 400 + 800  # the studies' models: saliency only
     assert counts["summarize_training_study"] == 2
     assert counts["fig4c_init_study"] == counts["fig4d_angle_penalty"] == 1
     assert counts["synthetic_data"] == 1
@@ -72,9 +72,10 @@ def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml", engine)
     assert "train_synthetic" not in counts and "train_invivo" not in counts
     assert counts["train_synthetic_group"] == 4  # per model type: its 50 seeds
-    assert counts["train_init_study_group"] == 10 * 4 and counts["train_angle_penalty_study_group"] == 9 * 4
+    assert counts["train_init_study_group"] == 10 * 4
+    assert counts["train_angle_penalty_study_group"] == 10 * 4  # 9 strengths and the λ = 0 reference
     assert counts["train_invivo_group"] == 10 * 4 * 10  # per TF, model type and first-layer width
-    assert counts["attribute_synthetic"] == 200 and counts["attribute_training_study"] == 400 + 720
+    assert counts["attribute_synthetic"] == 200 and counts["attribute_training_study"] == 400 + 800
 
 
 @pytest.mark.slow
@@ -87,7 +88,7 @@ def test_each_studys_kernel_and_the_penalty_mode_reach_the_training_commands(tmp
         "training": {"engine": engine},
         "models": {"architectures": ["cnn_shallow", "cnn_deep"], "cnn_deep_first_layer_kernel": 11},
         "init_study": {**small, "enabled": True, "stddevs": [0.1], "cnn_deep_first_layer_kernel": 13},
-        "angle_penalty_study": {**small, "enabled": True, "strengths": [1e-3],
+        "angle_penalty_study": {**small, "enabled": True, "strengths": [0, 1e-3],
                                 "cnn_deep_first_layer_kernel": 15, "angle_penalty_mode": "inference"},
         "encode": {"enabled": True, "tfs": ["CTCF"]},
         "invivo": {"enabled": True, "architectures": ["cnn_shallow", "cnn_deep"], "activations": ["relu"],
@@ -120,6 +121,8 @@ def test_each_studys_kernel_and_the_penalty_mode_reach_the_training_commands(tmp
         ({"attribution": {"methods": ["deeplift"]}}, "deeplift"),
         ({"attribution": {"smoothgrad": {"noise": 0.2}}}, "noise"),
         ({"attribution": {"gradcam": {}}}, "gradcam"),
+        # the penalty study compared with the main study's models, trained for another epoch limit
+        ({"angle_penalty_study": {"enabled": True, "strengths": [1e-3], "epochs": 3}}, "add 0 to"),
     ],
 )
 def test_invalid_config_is_refused_before_anything_runs(tmp_path, override, message):
@@ -159,10 +162,11 @@ def test_the_report_describes_the_run_in_words():
     full = report_description({})
     studies = [
         "the initialisation study (Fig 4c): 10 initialisation scales σ for 4 model types, 10 seeds each (400",
-        "the angle-penalty study (Fig 4d): 9 penalty strengths λ for 4 model types, 20 seeds each (720",
     ]
     for study in studies:
         assert f"- {study} models); -" in full
+    penalty = "the angle-penalty study (Fig 4d): 10 penalty strengths λ for 4 model types, 20 seeds each (800"
+    assert f"- {penalty} models; λ = 0 is the study's own reference); -" in full
     assert "per TF an ensemble of 50 members (10 first-layer widths x 5 repeats)" in full
     assert "Left out" not in full
     small = report_description({

@@ -78,10 +78,12 @@ def training_study_tables(wildcards):
 
 
 def training_study_reference(wildcards):
-    """The main study's models without the studied option (λ = 0), as the angle penalty's reference."""
-    if wildcards.study != "angle_penalty_study":
-        return []
+    """The main study's models without the studied option, as the angle penalty's λ = 0 reference when
+    the study does not train its own (0 among its strengths); common.smk refuses a config whose main
+    study was trained otherwise."""
     settings = config[wildcards.study]
+    if wildcards.study != "angle_penalty_study" or 0 in settings["strengths"]:
+        return []
     seeds = [
         seed
         for seed in SEEDS

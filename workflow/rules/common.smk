@@ -8,26 +8,27 @@ import sys
 
 from snakemake.utils import validate
 
-from simplexgrad._config import config_problem
+from simplexgrad._config import config_problem, reference_problem
 from simplexgrad.data.manifest import DNASE_ASSAY, TF_ASSAY, read_manifest
 from simplexgrad.attribution import METHODS as ATTRIBUTION_METHODS, method_options
 
-# One line naming the key and the file, not Snakemake's dump of the whole schema before the reason.
+# The config files in the order they were merged: the Snakefile's own first, --configfile ones over it.
+_CONFIG_FILES = [
+    path for path in workflow.configfiles if path not in workflow.overwrite_configfiles
+] + list(workflow.overwrite_configfiles)
+# One line naming the key and the file, not Snakemake's dump of the whole schema before the reason; then
+# a training study compared with a reference trained otherwise (another epoch limit) is refused.
 _CONFIG_PROBLEM = config_problem(
     config,
     os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
-    # in the order they were merged: the Snakefile's own file first, --configfile ones over it
-    [
-        path
-        for path in workflow.configfiles
-        if path not in workflow.overwrite_configfiles
-    ]
-    + list(workflow.overwrite_configfiles),
+    _CONFIG_FILES,
 )
+if not _CONFIG_PROBLEM:
+    validate(config, schema="../schemas/config.schema.yaml")
+    _CONFIG_PROBLEM = reference_problem(config, _CONFIG_FILES)
 if _CONFIG_PROBLEM:
     print(f"config error: {_CONFIG_PROBLEM}", file=sys.stderr)
     sys.exit(2)
-validate(config, schema="../schemas/config.schema.yaml")
 
 
 def check_attribution_config(settings):

@@ -16,7 +16,7 @@ from simplexgrad._optional import needs
 with needs("workflow", "simplexgrad._config"):
     import yaml
 
-__all__ = ["config_problem"]
+__all__ = ["config_problem", "reference_problem"]
 
 
 def config_problem(
@@ -59,6 +59,45 @@ def config_problem(
         return f"{source}: unknown {where} {', '.join(map(repr, unknown))} (allowed: {', '.join(allowed)})"
     key = ".".join(path) or "(top level)"
     return f"{_source(configfiles, path)}: {key}: {error.message}"
+
+
+def reference_problem(config: Mapping, configfiles: Sequence[str | os.PathLike] = ()) -> str | None:
+    """Why the angle-penalty study cannot be compared with its λ = 0 reference, as one line, or None.
+
+    With λ = 0 among its ``strengths`` the study trains its own reference with its own epochs, seeds and
+    kernel. Without it the reference is the main study's models, which must have been trained alike: the
+    same epoch limit (a study's ``epochs: null`` is ``training.epochs``) and, for CNN-deep, the same
+    first-layer kernel. Otherwise the penalty's effect would be confounded with the training budget.
+
+    Parameters
+    ----------
+    config : mapping
+        The merged configuration, valid against the schema.
+    configfiles : sequence of str or os.PathLike
+        The files it was read from, in the order they were merged; the line names the last that sets
+        the study's key.
+    """
+    study = config["angle_penalty_study"]
+    if not study["enabled"] or 0 in study["strengths"]:
+        return None
+    main_epochs = config["training"]["epochs"]
+    epochs = study["epochs"] or main_epochs
+    if epochs != main_epochs:
+        source = _source(configfiles, ["angle_penalty_study", "epochs"])
+        return (
+            f"{source}: angle_penalty_study trains for up to {epochs} epochs but its lambda = 0 reference, "
+            f"the main study's models, for up to {main_epochs}: add 0 to angle_penalty_study.strengths to "
+            "train a reference with the study's own epochs"
+        )
+    kernels = (study["cnn_deep_first_layer_kernel"], config["models"]["cnn_deep_first_layer_kernel"])
+    if "cnn_deep" in study["architectures"] and kernels[0] != kernels[1]:
+        source = _source(configfiles, ["angle_penalty_study", "cnn_deep_first_layer_kernel"])
+        return (
+            f"{source}: angle_penalty_study's CNN-deep has a first-layer kernel of {kernels[0]} but its "
+            f"lambda = 0 reference, the main study's, of {kernels[1]}: add 0 to "
+            "angle_penalty_study.strengths to train a reference with the study's own kernel"
+        )
+    return None
 
 
 def _with_defaults(instance, schema: Mapping):

@@ -13,6 +13,7 @@ from simplexgrad._optional import needs
 with needs("workflow", "simplexgrad.plots.training_study"):
     import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.lines import Line2D
 
     from simplexgrad.plots.common import model_label
 
@@ -29,6 +30,7 @@ PANELS = (
     ("cosine", "interpretability (cosine)"),
 )
 AXIS_LABELS = {"init_stddev": "initialisation σ", "angle_penalty": "angle penalty λ"}
+SYMBOLS = {"init_stddev": "σ", "angle_penalty": "λ"}
 LOG_AXES = {"angle_penalty"}  # the paper's Fig 4c has σ on a linear axis, Fig 4d λ on a log axis
 # Settings the authors leave out for the exponential models (Fig 4d: "over-regularised").
 OVER_REGULARISED = {"angle_penalty": 2e-2}
@@ -51,7 +53,11 @@ def _lines(
               mfc="none", color=colour)  # fmt: skip
     zero = stats[stats[parameter] == 0]
     if len(zero):
-        axis.axhline(float(zero["mean"].iloc[0]), color=colour, ls=":", lw=1)
+        level = float(zero["mean"].iloc[0])
+        axis.axhline(level, color=colour, ls=":", lw=1)
+        axis.annotate(f"{SYMBOLS[parameter]} = 0", (1.0, level), xycoords=("axes fraction", "data"),
+                      xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom", fontsize=6,
+                      color=colour)  # fmt: skip
 
 
 def _study(models: pd.DataFrame, parameter: str, per_model_type: bool, title: str) -> plt.Figure:
@@ -82,7 +88,11 @@ def _study(models: pd.DataFrame, parameter: str, per_model_type: bool, title: st
             axis.set_ylabel(f"{label}\n(our addition)" if ours else label)
             if name:
                 axis.set_title(name, fontsize=9)
-        row[-1].legend(fontsize=6)
+        handles, labels = row[-1].get_legend_handles_labels()
+        if (rows[parameter] == 0).any():  # the reference, drawn as a dotted line per model type
+            handles.append(Line2D([], [], color="grey", ls=":", lw=1))
+            labels.append(f"{SYMBOLS[parameter]} = 0, trained alike")
+        row[-1].legend(handles, labels, fontsize=6)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
@@ -99,7 +109,8 @@ def appfig14_init_study(models: pd.DataFrame) -> plt.Figure:
 
 
 def fig4d_angle_penalty(models: pd.DataFrame) -> plt.Figure:
-    """Fig 4d: angle penalty λ against angle spread, AUROC and interpretability (dotted: λ = 0)."""
+    """Fig 4d: angle penalty λ against angle spread, AUROC and interpretability (dotted and labelled: the
+    λ = 0 reference, trained with the same epoch limit)."""
     return _study(
         models, "angle_penalty", False, "Angle regularisation (dotted: λ = 0; open: λ = 2e-2 of exp models)"
     )

@@ -215,7 +215,7 @@ def _angle_spreads(tables: RunTables, model: str) -> dict[str, np.ndarray]:
     for row, (_, path) in enumerate(sorted(maps[model])):
         attributions = io.load_attributions(path)
         angles = simplex_angle(attributions["raw"], zero=np.nan)
-        information = information_content(ground_truth_of(attributions, tables.data))
+        information = information_content(ground_truth_of(attributions, tables.data, path))
         masks = (motif_positions(information, BACKGROUND_INFORMATION), background_positions(information))
         for column, mask in enumerate(masks):
             values = angles[mask & ~np.isnan(angles)].astype(np.float64)
@@ -356,7 +356,7 @@ def _penalty(claim: Claim, tables: RunTables) -> tuple[pd.DataFrame, pd.Series, 
     """(all settings, the λ = 0 reference, the settings with λ > 0) of the angle-penalty study."""
     settings = _settings(claim, tables.angle_penalty_study, "angle_penalty_study", "angle_penalty")
     if 0.0 not in settings.index:
-        raise NotRun(f"no lambda = 0 reference: {claim.model} is not among the main study's models")
+        raise NotRun(f"no lambda = 0 reference for {claim.model}, in the study or the main study")
     penalised = settings[settings.index > 0]
     if penalised.empty:
         raise NotRun("no lambda > 0 in this run")

@@ -256,6 +256,11 @@ def _evaluation_tables(
         setting = {key: training.get(key) for key in STUDIED_OPTIONS}
         row = model_row(maps["raw"], maps["corrected"], maps["x"], truth, {**columns, **setting}, thresholds)
         row.insert(len(columns) + len(setting), "classification_auroc", training["test_auroc"])
+        if "epochs" in training and "epochs_run" in training:  # a trained run's metrics.json has both
+            row["epoch_limit"] = training["epochs"]
+            row["epochs_run"] = training["epochs_run"]
+            # Stopped by the limit rather than by early stopping: the model may not have converged.
+            row["reached_epoch_limit"] = training["epochs_run"] >= training["epochs"]
         tables.append(row)
     return tables
 

@@ -27,21 +27,26 @@ def settings_table(models: pd.DataFrame, parameter: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per (architecture, activation, parameter): ``seeds`` and ``<column>_mean`` /
-        ``<column>_sd`` for each numeric column.
+        One row per (architecture, activation, parameter): ``seeds``, ``<column>_mean`` /
+        ``<column>_sd`` for each numeric column, and, where the rows have ``reached_epoch_limit``,
+        ``epoch_limit`` and ``models_at_epoch_limit`` (how many stopped at the limit, not early).
     """
     keys = ["architecture", "activation", parameter]
     values = [
         column
         for column in models.select_dtypes("number").columns
-        if column not in (*keys, "seed", *STUDIED_OPTIONS)
+        if column not in (*keys, "seed", "epoch_limit", *STUDIED_OPTIONS)
     ]
     grouped = models.groupby(keys, sort=True)
     table = grouped[values].agg(["mean", "std"])
     table.columns = [
         f"{column}_{'sd' if statistic == 'std' else 'mean'}" for column, statistic in table.columns
     ]
-    return table.reset_index().assign(seeds=grouped.size().to_numpy())
+    table = table.reset_index().assign(seeds=grouped.size().to_numpy())
+    if "reached_epoch_limit" in models:
+        table["epoch_limit"] = grouped["epoch_limit"].max().to_numpy()
+        table["models_at_epoch_limit"] = grouped["reached_epoch_limit"].sum().astype(int).to_numpy()
+    return table
 
 
 def summarize_study(
@@ -60,14 +65,31 @@ def summarize_study(
     out_settings : str
         TSV to write: per model type and setting.
     reference : list of str or None
-        Rows of models trained without the option (the main study), added with the option at 0.
+        Rows of models trained without the option (the main study), added with the option at 0. They must
+        have been trained with the study's epoch limit, and the study must not train its own reference
+        (the option at 0): either would confound the comparison.
     """
     if parameter not in STUDIED_OPTIONS:
         raise ValueError(f"parameter must be one of {list(STUDIED_OPTIONS)}; got {parameter!r}")
     models = read_tables(tables)
     if reference:
         baseline = read_tables(reference)
+        _check_reference(models, baseline, parameter, tables[0], reference[0])
         models = pd.concat([baseline.assign(**{parameter: 0.0}), models], ignore_index=True)
     models = models.sort_values(["architecture", "activation", parameter, "seed"], kind="stable")
     write_table(models, out)
     write_table(settings_table(models, parameter), out_settings)
+
+
+def _check_reference(models: pd.DataFrame, reference: pd.DataFrame, parameter: str, table: str, other: str):
+    """Refuse a reference that the study's models cannot be compared with, naming a file of each."""
+    if (models[parameter] == 0).any():
+        raise ValueError(
+            f"{table}: the study trains its own {parameter} = 0 models; {other} would be a second"
+        )
+    limits = [set(rows["epoch_limit"]) for rows in (models, reference) if "epoch_limit" in rows]
+    if len(limits) == 2 and limits[0] != limits[1]:
+        raise ValueError(
+            f"{other}: the reference was trained for up to {sorted(limits[1])} epochs, the study's models of "
+            f"{table} for up to {sorted(limits[0])}: train the reference with the study ({parameter} = 0)"
+        )

@@ -168,6 +168,23 @@ def test_report_holds_every_figure_with_its_caption(study):
 
 
 @pytest.mark.slow
+def test_the_scorecard_judges_each_claim_on_the_runs_null_baseline(study):
+    folder, _ = study
+    trained = pd.read_csv(folder / "results/synthetic/metrics.tsv", sep="\t")
+    null = pd.read_csv(folder / "results/null/metrics.tsv", sep="\t")
+    keys = ["architecture", "activation", "seed", "method", "corrected"]
+    assert null[keys].equals(trained[keys])  # the same models and maps, untrained
+    for metrics in (folder / "results/null/models").rglob("metrics.json"):
+        assert json.loads(metrics.read_text())["untrained"] is True
+    table = pd.read_csv(folder / "results/scorecard.tsv", sep="\t", keep_default_na=False)
+    measured = table[(table["study"] == "synthetic") & (table["n"] > 0)]
+    assert len(measured) and (measured["null"] != "").all()
+    assert set(table["evidence"]) <= {"", "discriminates", "does not discriminate", "no null"}
+    assert (table.loc[table["study"] == "init_study", "evidence"].isin(["", "no null"])).all()
+    assert "reproduced that the untrained null fails" in (folder / "results/scorecard.md").read_text()
+
+
+@pytest.mark.slow
 def test_a_moved_project_plans_no_rerun(study, tmp_path):
     folder, _ = study
     moved = tmp_path / "elsewhere" / "simplexgrad"

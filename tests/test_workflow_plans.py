@@ -45,9 +45,12 @@ def planned_jobs(folder, *configs):
 @pytest.mark.slow
 def test_full_configuration_plans_the_whole_study(tmp_path):
     counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml")
-    # 4 model types x (50 seeds + 10 init scales x 10 seeds + 9 penalties x 20 seeds)
-    assert counts["train_synthetic"] == 200 + 400 + 800  # the penalty study: 9 strengths and λ = 0
-    assert counts["attribute_synthetic"] == counts["evaluate_synthetic"] == 200  # per model, every method
+    # 4 model types x (50 seeds + 10 init scales x 10 seeds + (9 penalties and λ = 0) x 20 seeds)
+    assert counts["train_synthetic"] == 200 + 400 + 800
+    assert counts["untrained_synthetic"] == 200  # the null baseline: the main study's models, untrained
+    # per model, every method, of the main study and its null
+    assert counts["attribute_synthetic"] == counts["evaluate_synthetic"] == 200 + 200
+    assert counts["collect_synthetic"] == 2 + 2
     assert counts["attribute_training_study"] == 400 + 800  # the studies' models: saliency only
     assert counts["summarize_training_study"] == 2
     assert counts["fig4c_init_study"] == counts["fig4d_angle_penalty"] == 1
@@ -75,7 +78,8 @@ def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     assert counts["train_init_study_group"] == 10 * 4
     assert counts["train_angle_penalty_study_group"] == 10 * 4  # 9 strengths and the λ = 0 reference
     assert counts["train_invivo_group"] == 10 * 4 * 10  # per TF, model type and first-layer width
-    assert counts["attribute_synthetic"] == 200 and counts["attribute_training_study"] == 400 + 800
+    assert counts["untrained_synthetic"] == 200  # never trained: no group
+    assert counts["attribute_synthetic"] == 400 and counts["attribute_training_study"] == 400 + 800
 
 
 @pytest.mark.slow

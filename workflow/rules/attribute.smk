@@ -4,6 +4,8 @@
 # The helpers, before the rules: the methods' files and options, the tables collected for the
 # synthetic study and those a training study is summarized from.
 
+# The synthetic study and its null baseline (untrained models): every method, one job per model.
+SYNTHETIC_EXPERIMENTS = "synthetic|null"
 # The training studies' experiments (e.g. init_study/sigma0.05): per-method rules, saliency only.
 TRAINING_STUDY_EXPERIMENTS = "|".join(
     EXPERIMENT_FAMILIES[study] for study in TRAINING_STUDIES
@@ -42,10 +44,11 @@ def all_methods_options():
 
 
 def synthetic_evaluations(wildcards):
-    """Per-run evaluation tables of one kind (metrics or angles) for every method."""
+    """Per-run evaluation tables of one kind (metrics or angles) for every method, of the synthetic
+    study or of its null baseline."""
     return expand(
         synthetic_runs(
-            f"{SYNTHETIC}/evaluation/{RUN}/{{method}}.{wildcards.table}.tsv"
+            f"{RESULTS}/{wildcards.experiment}/evaluation/{RUN}/{{method}}.{wildcards.table}.tsv"
         ),
         method=METHODS,
     )
@@ -106,7 +109,7 @@ rule attribute_synthetic:
     log:
         f"{LOGS}/{{experiment}}/attribute/{RUN}.log",
     wildcard_constraints:
-        experiment="synthetic",
+        experiment=SYNTHETIC_EXPERIMENTS,
     conda:
         "../../envs/model.yaml"
     threads: config["attribution"]["threads"]
@@ -137,7 +140,7 @@ rule evaluate_synthetic:
     log:
         f"{LOGS}/{{experiment}}/evaluate/{RUN}.log",
     wildcard_constraints:
-        experiment="synthetic",
+        experiment=SYNTHETIC_EXPERIMENTS,
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -209,10 +212,11 @@ rule collect_synthetic:
     input:
         synthetic_evaluations,
     output:
-        f"{SYNTHETIC}/{{table}}.tsv",
+        f"{EXPERIMENT}/{{table}}.tsv",
     log:
-        f"{LOGS}/synthetic/collect_{{table}}.log",
+        f"{LOGS}/{{experiment}}/collect_{{table}}.log",
     wildcard_constraints:
+        experiment=SYNTHETIC_EXPERIMENTS,
         table="metrics|angles",
     conda:
         "../../envs/analysis.yaml"

@@ -135,6 +135,9 @@ def seed_range(count):
 RESULTS = config["results"]
 SYNTHETIC = f"{RESULTS}/synthetic"
 FIGURES = f"{SYNTHETIC}/figures"
+# The null baseline: the synthetic study's models untrained, attributed and evaluated alike.
+NULL = f"{RESULTS}/null"
+NULL_BASELINE = config["models"]["null_baseline"]
 LOGS = f"{RESULTS}/logs"
 ARCHITECTURES = config["models"]["architectures"]
 ACTIVATIONS = config["models"]["activations"]

@@ -14,7 +14,7 @@ SCORECARD_ACCELERATOR = (
 
 def scorecard_inputs(wildcards):
     """The run's tables, keyed by the `simplexgrad scorecard` option that reads each (those of the studies
-    that are off are left out)."""
+    that are off are left out), and the null baseline's."""
     inputs = {
         "claims": SCORECARD_CLAIMS,
         "metrics": f"{SYNTHETIC}/metrics.tsv",
@@ -26,6 +26,13 @@ def scorecard_inputs(wildcards):
             f"{SYNTHETIC}/attributions/{RUN}/saliency.npz"
         )
         inputs["data"] = f"{SYNTHETIC}/data.h5"
+        if NULL_BASELINE:
+            inputs["null_attributions"] = synthetic_runs(
+                f"{NULL}/attributions/{RUN}/saliency.npz"
+            )
+    if NULL_BASELINE:
+        inputs["null_metrics"] = f"{NULL}/metrics.tsv"
+        inputs["null_angles"] = f"{NULL}/angles.tsv"
     for study in TRAINING_STUDIES:
         if config[study]["enabled"]:
             inputs[study] = f"{RESULTS}/{study}/summary.tsv"

@@ -1,4 +1,5 @@
-# Models on the synthetic data: the main study (experiment "synthetic") and the two training studies
+# Models on the synthetic data: the main study (experiment "synthetic"), its null baseline (experiment
+# "null": the same models built and seeded, never trained; one quick job each) and the two training studies
 # (experiments "init_study/sigma<σ>" and "angle_penalty_study/lambda<λ>", whose setting is a training
 # option), and the in vivo ensemble members. training.engine "single" trains one model per job with
 # TensorFlow; "ensemble" trains every member of one architecture and shape in one JAX program, one job
@@ -68,6 +69,29 @@ def invivo_seed(filters, repeat):
         + index * config["invivo"]["repeats"]
         + int(repeat)
     )
+
+
+rule untrained_synthetic:
+    input:
+        data=f"{SYNTHETIC}/data.h5",
+    output:
+        model=f"{NULL}/models/{RUN}/model.keras",
+        history=f"{NULL}/models/{RUN}/history.tsv",
+        metrics=f"{NULL}/models/{RUN}/metrics.json",
+    log:
+        f"{LOGS}/null/untrained/{RUN}.log",
+    conda:
+        "../../envs/model.yaml"
+    threads: config["training"]["threads"]
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.model),
+        recipe=lambda wildcards: cli_options(
+            training_options("synthetic", wildcards.architecture)
+        ),
+    shell:
+        "python -m simplexgrad untrained --data {input.data:q} --out {params.out:q} "
+        "--architecture {wildcards.architecture} --activation {wildcards.activation} "
+        "--seed {wildcards.seed} {params.recipe} --threads {threads} > {log:q} 2>&1"
 
 
 if ENGINE == "single":

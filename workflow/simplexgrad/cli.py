@@ -73,6 +73,9 @@ COMMANDS: dict[str, Command] = {
                          "the billboard dataset with ground truth", {"out": Output(".h5")}),
     "train": Command("simplexgrad.training.single:train_to_directory", "keras",
                      "train one model with the paper's recipe", {"out": FOLDER}),
+    "untrained": Command("simplexgrad.training.single:untrained_to_directory", "keras",
+                         "the null baseline: one model built and seeded as train would, never trained",
+                         {"out": FOLDER}),
     "train-ensemble": Command("simplexgrad.training.ensemble:train_ensemble", "jax",
                               "train same-shape models as one JAX program"),  # out_template: a pattern
     "import-weights": Command("simplexgrad.training.models:import_weights_file", "keras",

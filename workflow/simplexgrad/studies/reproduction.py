@@ -24,7 +24,7 @@ with needs("workflow", "simplexgrad.studies.reproduction"):
 
     from simplexgrad import io
     from simplexgrad.studies.claim_quantities import STUDIES
-    from simplexgrad.studies.scorecard import NOT_REPRODUCED, SCORECARD_COLUMNS, VERDICTS
+    from simplexgrad.studies.scorecard import NOT_REPRODUCED, NOT_RUN, SCORECARD_COLUMNS, VERDICTS, headline
 
 __all__ = ["wall_time", "record_markdown", "reproduction_record"]
 
@@ -85,7 +85,6 @@ def record_markdown(
     other_records : sequence of (str, str)
         (title, path relative to the page) of records of other runs, listed under "Other runs".
     """
-    counts = scorecard["verdict"].value_counts()
     layers = " over ".join(f"`{name}`" for name in reversed(list(configs)))
     lines = [
         "# Reproduction record",
@@ -96,7 +95,7 @@ def record_markdown(
         f"- **Date:** {date}",
         f"- **Configuration:** {layers or 'not given'}",
         f"- **Wall time:** {_duration(seconds)}",
-        "- **Verdicts:** " + ", ".join(f"{int(counts.get(verdict, 0))} {verdict}" for verdict in VERDICTS),
+        f"- **Verdicts:** {headline(scorecard)}",
         "",
         "Regenerate the run and this page:",
         "",
@@ -123,14 +122,15 @@ def record_markdown(
             "",
             f"## {title}",
             "",
-            "| claim | source | paper | ours | n | verdict |",
-            "|---|---|---|---|---|---|",
+            "| claim | source | paper | ours | n | verdict | null |",
+            "|---|---|---|---|---|---|---|",
         ]
         for row in rows.itertuples():
             reference = f" ({row.reference})" if row.reference != "paper text" else ""
             verdict = f"**{row.verdict}**" if row.verdict == NOT_REPRODUCED else row.verdict
             ours = "" if pd.isna(row.ours) else row.ours
-            cells = (f"{row.statement}{reference}", row.source, row.paper, ours, row.n, verdict)
+            null = f"{row.null} ({row.null_verdict})" if row.null_verdict != NOT_RUN else "not measured"
+            cells = (f"{row.statement}{reference}", row.source, row.paper, ours, row.n, verdict, null)
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     failed = scorecard[scorecard["verdict"] == NOT_REPRODUCED]
     if not failed.empty:

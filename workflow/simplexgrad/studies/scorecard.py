@@ -5,6 +5,12 @@ which measures it from the run's tables), the paper's value or direction, a comp
 claim whose study is not part of the run, or whose model type, method or table is absent, is *not run at
 this configuration* — listed, never dropped.
 
+Each claim is also judged on a null baseline measured in the same run, where one is given: the same
+architectures, seeds and initialisation, never trained (``simplexgrad untrained``), attributed and scored
+by the same rules. A claim that the null passes too *does not discriminate*: it would hold for a model that
+learned nothing, so it is reported apart, and the headline counts only the claims we pass and the null
+fails.
+
 Directions (``greater``/``less``) are decided by the sign of the mean with fewer than :data:`MIN_TEST_SIZE`
 seeds (or TFs), and by a one-sided test at α = the claim's tolerance from then on: Wilcoxon signed-rank on
 paired differences (scipy), Mann-Whitney U for two sets of models. One-sided, because a two-sided exact
@@ -43,6 +49,7 @@ with needs("workflow", "simplexgrad.studies.scorecard"):
 
 __all__ = [
     "VERDICTS",
+    "EVIDENCE",
     "COMPARISONS",
     "MIN_TEST_SIZE",
     "read_claims",
@@ -54,6 +61,9 @@ __all__ = [
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this configuration"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_RUN)
+# What a reproduced claim shows against the null baseline of the same run.
+DISCRIMINATES, DOES_NOT_DISCRIMINATE, NO_NULL = "discriminates", "does not discriminate", "no null"
+EVIDENCE = (DISCRIMINATES, DOES_NOT_DISCRIMINATE, NO_NULL)
 COMPARISONS = ("within", "in_range", "at_least", "at_most", "greater", "less")
 CLAIM_COLUMNS = (
     "claim", "source", "study", "quantity", "model", "method", "metric", "reference", "statement", "paper",
@@ -61,7 +71,7 @@ CLAIM_COLUMNS = (
 )  # fmt: skip
 SCORECARD_COLUMNS = (
     "claim", "source", "study", "statement", "reference", "paper", "comparison", "tolerance", "ours", "n",
-    "test", "verdict", "note",
+    "test", "verdict", "null", "null_verdict", "evidence", "note",
 )  # fmt: skip
 MIN_TEST_SIZE = 5
 MAP_PATH = re.compile(r"(?P<model>[a-z0-9_]+_(?:relu|exponential))/seed(?P<seed>\d+)/saliency\.npz$")
@@ -195,15 +205,48 @@ def _format(value: tuple[float, ...]) -> str:
     return "/".join("nan" if math.isnan(v) else f"{v:.4g}" for v in value)
 
 
-def score(claims: Sequence[Claim], tables: RunTables) -> pd.DataFrame:
-    """The scorecard: one row per claim (columns :data:`SCORECARD_COLUMNS`), in the claims' order."""
+def _null_verdict(claim: Claim, null: RunTables | None) -> tuple[str, str]:
+    """(the null's value, its verdict) of one claim; ("", NOT_RUN) where the run has no null for it."""
+    if null is None:
+        return "", NOT_RUN
+    try:
+        measurement = measure(claim, null)
+    except NotRun:
+        return "", NOT_RUN
+    return _format(measurement.value), judge(claim, measurement)[0]
+
+
+def _evidence(verdict: str, null_verdict: str) -> str:
+    """What a reproduced claim shows against the null (:data:`EVIDENCE`); "" for any other verdict."""
+    if verdict != REPRODUCED:
+        return ""
+    if null_verdict == NOT_RUN:
+        return NO_NULL
+    return DOES_NOT_DISCRIMINATE if null_verdict == REPRODUCED else DISCRIMINATES
+
+
+def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = None) -> pd.DataFrame:
+    """The scorecard: one row per claim (columns :data:`SCORECARD_COLUMNS`), in the claims' order.
+
+    Parameters
+    ----------
+    claims : sequence of Claim
+    tables : RunTables
+        The run's tables.
+    null : RunTables or None
+        The null baseline's tables (untrained models of the same run); each claim is judged on them
+        too, where they can measure it (``null``, ``null_verdict``, ``evidence``).
+    """
     rows = []
     for claim in claims:
         row = {key: getattr(claim, key) for key in SCORECARD_COLUMNS if hasattr(claim, key)}
+        null_value, null_verdict = _null_verdict(claim, null)
+        baseline = {"null": null_value, "null_verdict": null_verdict}
         try:
             measurement = measure(claim, tables)
         except NotRun as reason:
-            rows.append({**row, "ours": "", "n": 0, "test": "", "verdict": NOT_RUN, "note": str(reason)})
+            rows.append({**row, "ours": "", "n": 0, "test": "", "verdict": NOT_RUN, **baseline,
+                         "evidence": "", "note": str(reason)})  # fmt: skip
             continue
         verdict, test = judge(claim, measurement)
         rows.append(
@@ -213,10 +256,26 @@ def score(claims: Sequence[Claim], tables: RunTables) -> pd.DataFrame:
                 "n": measurement.n,
                 "test": test,
                 "verdict": verdict,
+                **baseline,
+                "evidence": _evidence(verdict, null_verdict),
                 "note": measurement.note,
             }
         )
     return pd.DataFrame(rows, columns=list(SCORECARD_COLUMNS))
+
+
+def headline(table: pd.DataFrame) -> str:
+    """The verdict counts, the claims we pass and the null fails first: the only ones that are evidence
+    that the run's models learned what the paper says."""
+    evidence = table["evidence"].value_counts()
+    verdicts = table["verdict"].value_counts()
+    return (
+        f"**{int(evidence.get(DISCRIMINATES, 0))}** reproduced that the untrained null fails, "
+        f"{int(evidence.get(NO_NULL, 0))} reproduced with no null in this run, "
+        f"{int(evidence.get(DOES_NOT_DISCRIMINATE, 0))} reproduced that the null passes too (they do not "
+        f"discriminate), {int(verdicts.get(NOT_REPRODUCED, 0))} not reproduced, "
+        f"{int(verdicts.get(NOT_RUN, 0))} not run at this configuration"
+    )
 
 
 def _cell(text: object) -> str:
@@ -224,25 +283,31 @@ def _cell(text: object) -> str:
 
 
 def scorecard_markdown(table: pd.DataFrame, title: str = "") -> str:
-    """A readable page of a scorecard: verdict counts, then one table per study."""
-    counts = table["verdict"].value_counts()
+    """A readable page of a scorecard: the headline, one table per study (claims that do not discriminate
+    left out), then the claims that do not discriminate."""
     lines = [
         f"# Scorecard{': ' + title if title else ''}",
         "",
         "The paper's checkable claims (`resources/paper_claims.tsv`) against this run: "
-        + ", ".join(f"**{int(counts.get(verdict, 0))}** {verdict}" for verdict in VERDICTS)
-        + ". Directions are decided by the sign of the mean below "
-        f"{MIN_TEST_SIZE} seeds (or TFs) and by a one-sided test at alpha = the claim's tolerance from "
-        f"{MIN_TEST_SIZE} on; tolerances and where they come from are in the claims file.",
+        + headline(table)
+        + ". The null is the run's own architectures and seeds, never trained, scored by the same rules. "
+        f"Directions are decided by the sign of the mean below {MIN_TEST_SIZE} seeds (or TFs) and by a "
+        f"one-sided test at alpha = the claim's tolerance from {MIN_TEST_SIZE} on; tolerances and where "
+        "they come from are in the claims file.",
     ]
-    for study, name in STUDIES.items():
-        rows = table[table["study"] == study]
+    apart = table["evidence"] == DOES_NOT_DISCRIMINATE
+    sections = [(name, table[(table["study"] == study) & ~apart]) for study, name in STUDIES.items()]
+    sections.append(
+        ("Reproduced, but the untrained null passes too: these do not discriminate", table[apart])
+    )
+    header = "| claim | source | paper | ours | n | verdict | null | test or reason |"
+    for name, rows in sections:
         if rows.empty:
             continue
-        lines += ["", f"## {name}", "", "| claim | source | paper | ours | n | verdict | test or reason |"]
-        lines.append("|---|---|---|---|---|---|---|")
+        lines += ["", f"## {name}", "", header, "|---|---|---|---|---|---|---|---|"]
         for row in rows.itertuples():
             verdict = row.verdict if row.verdict != NOT_REPRODUCED else f"**{row.verdict}**"
+            null = f"{row.null} ({row.null_verdict})" if row.null_verdict != NOT_RUN else "not measured"
             how = row.test if row.verdict != NOT_RUN else row.note
             reference = f" ({row.reference})" if row.reference != "paper text" else ""
             lines.append(
@@ -256,6 +321,7 @@ def scorecard_markdown(table: pd.DataFrame, title: str = "") -> str:
                         row.ours,
                         row.n,
                         verdict,
+                        null,
                         how,
                     )
                 )
@@ -292,6 +358,9 @@ def scorecard_file(
     angle_penalty_study: str | None = None,
     invivo_differences: str | None = None,
     invivo_angles: str | None = None,
+    null_metrics: str | None = None,
+    null_angles: str | None = None,
+    null_attributions: list[str] | None = None,
     title: str = "",
 ) -> None:
     """Score a run against the paper's claims: a TSV and a Markdown page, one row per claim.
@@ -326,6 +395,13 @@ def scorecard_file(
         The in vivo ensemble-difference table (results/invivo/ensemble_difference.tsv).
     invivo_angles : str or None
         The in vivo angle table (results/invivo/angles.tsv).
+    null_metrics : str or None
+        The null baseline's metrics table (results/null/metrics.tsv): untrained models of the synthetic
+        study's architectures and seeds.
+    null_angles : str or None
+        The null baseline's per-sequence angle table (results/null/angles.tsv).
+    null_attributions : list of str or None
+        The null baseline's saliency files (<model>/seed<n>/saliency.npz) of the same dataset.
     title : str
         A heading for the Markdown page (e.g. the configuration's name).
     """
@@ -346,7 +422,18 @@ def scorecard_file(
         invivo_differences=_read_table(invivo_differences),
         invivo_angles=_read_table(invivo_angles),
     )
-    table = score(parsed, tables)
+    given = (null_metrics, null_angles, null_attributions)
+    null = (
+        RunTables(
+            metrics=_read_table(null_metrics),
+            angles=_read_table(null_angles),
+            maps=_map_files(null_attributions) if null_attributions else None,
+            data=data,
+        )
+        if any(given)
+        else None
+    )
+    table = score(parsed, tables, null)
     page = scorecard_markdown(table, title)
     with io.atomic_output(out) as temporary_tsv, io.atomic_output(out_markdown) as temporary_md:
         table.to_csv(temporary_tsv, sep="\t", index=False)

@@ -46,8 +46,10 @@ with needs("keras", "simplexgrad.training.single"):
 __all__ = [
     "AngleRegularized",
     "compile_model",
+    "seeded_model",
     "train",
     "train_to_directory",
+    "untrained_to_directory",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,29 @@ def _callbacks(config: TrainingConfig) -> list[keras.callbacks.Callback]:
     ]
 
 
+def seeded_model(config: TrainingConfig, input_shape: tuple[int, ...]) -> keras.Model:
+    """The model ``config`` describes, with the weights its seed draws before any training.
+
+    :func:`train` starts from exactly this model, so an untrained model of the same config is the
+    trained one's starting point (:func:`untrained_to_directory`).
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    input_shape : tuple of int
+        ``(L, A)``.
+    """
+    seed_everything(config.seed)
+    return build_model(
+        config.architecture,
+        input_shape,
+        activation=config.activation,
+        first_layer_filters=config.first_layer_filters,
+        first_layer_kernel_size=config.first_layer_kernel_size,
+        init_stddev=config.init_stddev,
+    )
+
+
 def train(
     config: TrainingConfig,
     x_train: np.ndarray,
@@ -149,15 +174,7 @@ def train(
     # SIGTERM/SIGINT stop only at safe points, here between batches (simplexgrad._process): a stop raised
     # inside JAX's building or compiling of the model can crash the interpreter at exit.
     with stops_at_safe_points():
-        seed_everything(config.seed)
-        model = build_model(
-            config.architecture,
-            x_train.shape[1:],
-            activation=config.activation,
-            first_layer_filters=config.first_layer_filters,
-            first_layer_kernel_size=config.first_layer_kernel_size,
-            init_stddev=config.init_stddev,
-        )
+        model = seeded_model(config, x_train.shape[1:])
         trained = (
             AngleRegularized(model, config.angle_penalty, config.angle_penalty_mode)
             if config.angle_penalty > 0
@@ -257,4 +274,54 @@ def train_to_directory(data: str, out: str, config: TrainingConfig, threads: int
         metrics["epochs_run"],
         seconds,
     )
+    return metrics
+
+
+def untrained_to_directory(data: str, out: str, config: TrainingConfig, threads: int | None = None) -> dict:
+    """The null baseline of one model: built and seeded as :func:`train_to_directory` would, never trained.
+
+    Writes the same run folder as a trained model (``model.keras``, an empty ``history.tsv`` and
+    ``metrics.json`` with the test AUROC and AUPR, ``epochs_run`` 0 and ``"untrained": true``), so that
+    attribution and evaluation treat it alike: a claim that such a model also passes does not tell a
+    model that learned from one that did not.
+
+    Parameters
+    ----------
+    data : str
+        Dataset file (.h5) with a test split.
+    out : str
+        Folder for model.keras, history.tsv and metrics.json.
+    config : TrainingConfig
+        The recipe whose model (architecture, activation, seed, initialisation) is built; its training
+        options are recorded, not used.
+    threads : int or None
+        CPU threads for the backend.
+
+    Returns
+    -------
+    dict
+        The contents of ``metrics.json``.
+    """
+    check_run_folder(out, "--out")
+    with stops_at_safe_points():
+        configure_threads(threads)
+    test_split = load_split(data, "test")
+    check_labels(test_split.y, f"{data}:y_test")
+    with stops_at_safe_points():
+        model = seeded_model(config, test_split.x.shape[1:])
+        scores = evaluate(model, test_split.x, test_split.y)
+    history = pd.DataFrame(columns=["epoch", "auroc", "loss", "val_auroc", "val_loss", "learning_rate"])
+    metrics = {
+        **scores,
+        "epochs_run": 0,
+        "best_epoch": 0,
+        "seconds": 0.0,
+        "untrained": True,
+        "backend": keras.backend.backend(),
+        "data": str(data),
+        **asdict(config),
+    }
+    check_stop()
+    save_run(out, model, history, metrics)
+    log.info("untrained model: test AUROC %.4f, AUPR %.4f", metrics["test_auroc"], metrics["test_aupr"])
     return metrics

@@ -120,6 +120,7 @@ def test_a_run_of_untrained_models_reproduces_no_claim_against_its_null(untraine
     assert DISCRIMINATES not in set(table["evidence"])
     page = (tmp_path / "scorecard.md").read_text()
     assert "**0** reproduced that the untrained null fails" in page
+    assert "hypotheses: **0** of" in page  # no hypothesis holds that the null fails either
     assert "these do not discriminate" in page
     # without a null, the same run's passes are reported as such, never as evidence
     bare = ["--out", str(tmp_path / "bare.tsv"), "--out-markdown", str(tmp_path / "bare.md")]

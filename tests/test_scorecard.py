@@ -10,6 +10,7 @@ import pytest
 from simplexgrad import cli, io
 from simplexgrad.studies import scorecard
 from simplexgrad.studies.claim_quantities import QUANTITIES, STUDIES, Claim, RunTables
+from simplexgrad.studies.hypotheses import HYPOTHESES
 from simplexgrad.studies.reproduction import reproduction_record, wall_time
 from simplexgrad.studies.scorecard import NOT_REPRODUCED, NOT_RUN, REPRODUCED, read_claims, score
 from workflow_helpers import REPO, assert_only_overrides
@@ -314,7 +315,10 @@ def test_the_command_writes_the_table_and_the_page(tmp_path):
     text = page.read_text()
     assert text.startswith("# Scorecard: hand-made")
     assert "## Initialisation study" in text and "## GPU timing" in text
-    assert text.count("\n| ") == len(table) + 5  # a header row per study
+    # a header row per study (5 here) and the hypotheses' table: its header and one row each
+    assert text.count("\n| ") == len(table) + 5 + 1 + len(HYPOTHESES)
+    assert "## Hypotheses" in text
+    assert "**0** of 2 tested hold and the untrained null fails them, 2 hold with no null" in text
 
 
 def test_scoring_loads_no_deep_learning_framework():

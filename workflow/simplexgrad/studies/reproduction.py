@@ -24,7 +24,14 @@ with needs("workflow", "simplexgrad.studies.reproduction"):
 
     from simplexgrad import io
     from simplexgrad.studies.claim_quantities import STUDIES
-    from simplexgrad.studies.scorecard import NOT_REPRODUCED, NOT_RUN, SCORECARD_COLUMNS, VERDICTS, headline
+    from simplexgrad.studies.scorecard import (
+        NOT_REPRODUCED,
+        NOT_RUN,
+        SCORECARD_COLUMNS,
+        VERDICTS,
+        headline,
+        hypotheses,
+    )
 
 __all__ = ["wall_time", "record_markdown", "reproduction_record"]
 
@@ -114,6 +121,22 @@ def record_markdown(
             "",
             "</details>",
         ]
+    lines += [
+        "",
+        "## Hypotheses",
+        "",
+        "Each hypothesis is judged once, over the claims that are its evidence, by an intersection-union "
+        "test: it holds when every claim measured in this run holds at its own tolerance (one-sided tests at "
+        "the claim's alpha; the combined p is the largest). The null is this run's models untrained.",
+        "",
+        "| hypothesis | claims measured | hold | combined p | verdict | null | evidence |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in hypotheses(scorecard).itertuples():
+        p = "" if pd.isna(row.p) else f"{float(row.p):.2g}"
+        null = row.null_verdict if row.null_verdict != NOT_RUN else "not measured"
+        cells = (row.statement, f"{row.measured} of {row.rows}", row.held, p, row.verdict, null, row.evidence)
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     for study, title in STUDIES.items():
         rows = scorecard[scorecard["study"] == study]
         if rows.empty:
@@ -122,15 +145,16 @@ def record_markdown(
             "",
             f"## {title}",
             "",
-            "| claim | source | paper | ours | n | verdict | null |",
-            "|---|---|---|---|---|---|---|",
+            "| claim | source | paper | ours | n | test, or why not run | verdict | null |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in rows.itertuples():
             reference = f" ({row.reference})" if row.reference != "paper text" else ""
             verdict = f"**{row.verdict}**" if row.verdict == NOT_REPRODUCED else row.verdict
             ours = "" if pd.isna(row.ours) else row.ours
             null = f"{row.null} ({row.null_verdict})" if row.null_verdict != NOT_RUN else "not measured"
-            cells = (f"{row.statement}{reference}", row.source, row.paper, ours, row.n, verdict, null)
+            how = row.test if row.verdict != NOT_RUN else row.note
+            cells = (f"{row.statement}{reference}", row.source, row.paper, ours, row.n, how, verdict, null)
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     failed = scorecard[scorecard["verdict"] == NOT_REPRODUCED]
     if not failed.empty:

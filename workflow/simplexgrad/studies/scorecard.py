@@ -45,6 +45,7 @@ with needs("workflow", "simplexgrad.studies.scorecard"):
         RunTables,
         measure,
     )
+    from simplexgrad.studies.hypotheses import hypothesis_of, hypothesis_table
     from simplexgrad.tables import read_table
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "read_claims",
     "judge",
     "score",
+    "hypotheses",
+    "headline",
     "scorecard_markdown",
     "scorecard_file",
 ]
@@ -71,7 +74,7 @@ CLAIM_COLUMNS = (
 )  # fmt: skip
 SCORECARD_COLUMNS = (
     "claim", "source", "study", "statement", "reference", "paper", "comparison", "tolerance", "ours", "n",
-    "test", "verdict", "null", "null_verdict", "evidence", "note",
+    "test", "p", "verdict", "null", "null_verdict", "evidence", "hypothesis", "note",
 )  # fmt: skip
 MIN_TEST_SIZE = 5
 MAP_PATH = re.compile(r"(?P<model>[a-z0-9_]+_(?:relu|exponential))/seed(?P<seed>\d+)/saliency\.npz$")
@@ -161,10 +164,17 @@ def _one_sided_p(measurement: Measurement, alternative: str) -> tuple[float, str
 
 def judge(claim: Claim, measurement: Measurement) -> tuple[str, str]:
     """(verdict, how it was decided) of a measured claim: :data:`VERDICTS` ``[0]`` or ``[1]``."""
+    verdict, test, _ = _judged(claim, measurement)
+    return verdict, test
+
+
+def _judged(claim: Claim, measurement: Measurement) -> tuple[str, str, float]:
+    """(verdict, how it was decided, the one-sided test's p or NaN) of a measured claim."""
+    p = math.nan
     value = np.asarray(measurement.value, dtype=float)
     tolerance = np.asarray(_numbers(claim.tolerance, claim.claim), dtype=float)
     if np.isnan(value).any():
-        return NOT_REPRODUCED, "no value"
+        return NOT_REPRODUCED, "no value", p
     if claim.comparison == "within":
         paper = np.asarray(_numbers(claim.paper, claim.claim), dtype=float)
         if value.shape != paper.shape:
@@ -198,7 +208,7 @@ def judge(claim: Claim, measurement: Measurement) -> tuple[str, str]:
                 f"needs mean {sign} 0 and one-sided {name} p < {claim.tolerance}: "
                 f"p = {p:.2g} (n = {measurement.n})"
             )
-    return (REPRODUCED if ok else NOT_REPRODUCED), test
+    return (REPRODUCED if ok else NOT_REPRODUCED), test, p
 
 
 def _format(value: tuple[float, ...]) -> str:
@@ -241,20 +251,25 @@ def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = N
     for claim in claims:
         row = {key: getattr(claim, key) for key in SCORECARD_COLUMNS if hasattr(claim, key)}
         null_value, null_verdict = _null_verdict(claim, null)
-        baseline = {"null": null_value, "null_verdict": null_verdict}
+        baseline = {
+            "null": null_value,
+            "null_verdict": null_verdict,
+            "hypothesis": hypothesis_of(claim.quantity, claim.comparison),
+        }
         try:
             measurement = measure(claim, tables)
         except NotRun as reason:
-            rows.append({**row, "ours": "", "n": 0, "test": "", "verdict": NOT_RUN, **baseline,
+            rows.append({**row, "ours": "", "n": 0, "test": "", "p": math.nan, "verdict": NOT_RUN, **baseline,
                          "evidence": "", "note": str(reason)})  # fmt: skip
             continue
-        verdict, test = judge(claim, measurement)
+        verdict, test, p = _judged(claim, measurement)
         rows.append(
             {
                 **row,
                 "ours": _format(measurement.value),
                 "n": measurement.n,
                 "test": test,
+                "p": p,
                 "verdict": verdict,
                 **baseline,
                 "evidence": _evidence(verdict, null_verdict),
@@ -264,12 +279,24 @@ def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = N
     return pd.DataFrame(rows, columns=list(SCORECARD_COLUMNS))
 
 
+def hypotheses(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's hypotheses judged over a scorecard's rows (:func:`simplexgrad.studies.hypotheses.
+    hypothesis_table`): one row each, with the null's verdict and the evidence."""
+    return hypothesis_table(table, REPRODUCED, NOT_RUN, _evidence)
+
+
 def headline(table: pd.DataFrame) -> str:
-    """The verdict counts, the claims we pass and the null fails first: the only ones that are evidence
-    that the run's models learned what the paper says."""
+    """The verdict counts of the hypotheses and of the claims, those we pass and the null fails first:
+    the only ones that are evidence that the run's models learned what the paper says."""
+    judged = hypotheses(table)
+    held = judged["evidence"].value_counts()
+    tested = judged[judged["verdict"] != NOT_RUN]
     evidence = table["evidence"].value_counts()
     verdicts = table["verdict"].value_counts()
     return (
+        f"hypotheses: **{int(held.get(DISCRIMINATES, 0))}** of {len(tested)} tested hold and the untrained "
+        f"null fails them, {int(held.get(NO_NULL, 0))} hold with no null, "
+        f"{int(held.get(DOES_NOT_DISCRIMINATE, 0))} hold for the null too; claims: "
         f"**{int(evidence.get(DISCRIMINATES, 0))}** reproduced that the untrained null fails, "
         f"{int(evidence.get(NO_NULL, 0))} reproduced with no null in this run, "
         f"{int(evidence.get(DOES_NOT_DISCRIMINATE, 0))} reproduced that the null passes too (they do not "
@@ -295,6 +322,17 @@ def scorecard_markdown(table: pd.DataFrame, title: str = "") -> str:
         f"one-sided test at alpha = the claim's tolerance from {MIN_TEST_SIZE} on; tolerances and where "
         "they come from are in the claims file.",
     ]
+    lines += ["", "## Hypotheses", "", "Each judged once over its claims (`hypothesis` column of the rows "
+              "below) by an intersection-union test: it holds when every row measured in the run holds "
+              "at its own tolerance; the combined p is the largest of its rows' one-sided p. Informational "
+              "rows (the text's ranges, the angle spreads, the GPU epoch time) belong to none.", "",
+              "| hypothesis | rows measured | hold | combined p | verdict | null | evidence |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in hypotheses(table).itertuples():
+        p = "" if math.isnan(row.p) else f"{row.p:.2g}"
+        null = row.null_verdict if row.null_verdict != NOT_RUN else "not measured"
+        cells = (row.statement, f"{row.measured} of {row.rows}", row.held, p, row.verdict, null, row.evidence)
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     apart = table["evidence"] == DOES_NOT_DISCRIMINATE
     sections = [(name, table[(table["study"] == study) & ~apart]) for study, name in STUDIES.items()]
     sections.append(

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from simplexgrad import cli, io
 from simplexgrad.studies import scorecard
-from simplexgrad.studies.claim_quantities import QUANTITIES, STUDIES, Claim, RunTables
+from simplexgrad.studies.claim_quantities import QUANTITIES
+from simplexgrad.studies.claims import STUDIES, Claim, RunTables
 from simplexgrad.studies.hypotheses import HYPOTHESES
 from simplexgrad.studies.reproduction import reproduction_record, wall_time
 from simplexgrad.studies.scorecard import NOT_REPRODUCED, NOT_RUN, REPRODUCED, read_claims, score
@@ -56,7 +57,9 @@ def test_the_claims_file_parses_and_every_row_is_known_to_the_code():
     for c in claims:
         assert c.quantity in QUANTITIES and QUANTITIES[c.quantity][0] == c.study
         assert c.comparison in scorecard.COMPARISONS and c.tolerance_source.strip() and c.source.strip()
-        if c.model != "-" and c.quantity != "activation_gain":
+        if c.quantity == "model_pair_gain":
+            assert set(c.model.split(">")) <= set(MODELS), c.claim
+        elif c.model != "-" and c.quantity != "activation_gain":
             assert c.model in MODELS, c.claim
     gains = [c for c in claims if c.quantity == "correction_gain"]
     assert {(c.model, c.method, c.metric) for c in gains} == {
@@ -410,3 +413,60 @@ def test_wall_time_spans_the_first_and_last_stamp_of_a_snakemake_log(tmp_path):
     assert wall_time(log) == 62 * 60 + 10  # a padded day of the month; stamps in any order
     log.write_text("no stamps\n")
     assert wall_time(log) is None
+
+
+def spread_maps(folder, data, motif_degrees, background_degrees, seeds=5):
+    """Saliency files whose first two positions (the motif) lean ±motif_degrees off the simplex and whose
+    other positions lean ±background_degrees, per seed; ``data`` is the dataset of
+    test_angle_spreads_at_motif_and_background_positions_from_map_files."""
+    with h5py.File(data) as handle:
+        x = handle["x_test"][()]
+    n, length = x.shape[:2]
+    on_plane, normal = np.array([1.0, -1.0, 0.0, 0.0]) / np.sqrt(2), np.full(4, 0.5)
+    signs = np.where(np.arange(n)[:, None, None] % 2 == 0, 1.0, -1.0)
+    degrees = np.where(np.arange(length)[None, :, None] < 2, motif_degrees, background_degrees)
+    raw = np.cos(np.radians(degrees)) * on_plane + signs * np.sin(np.radians(degrees)) * normal
+    paths = []
+    for seed in range(seeds):
+        path = folder / "cnn_deep_exponential" / f"seed{seed}" / "saliency.npz"
+        io.save_attributions(path, raw.astype(np.float32), raw.astype(np.float32), x, np.arange(n),
+                             {"method": "saliency", "split": "test"})  # fmt: skip
+        paths.append(str(path))
+    return scorecard._map_files(paths)
+
+
+def test_motif_and_background_spreads_against_the_untrained_null(tmp_path):
+    n, length = 4, 6
+    truth = np.full((n, length, 4), 0.25, np.float32)
+    truth[:, :2] = [0.7, 0.1, 0.1, 0.1]
+    with h5py.File(tmp_path / "data.h5", "w") as handle:
+        handle["x_test"] = np.eye(4, dtype=np.float32)[np.zeros((n, length), int)]
+        handle["y_test"], handle["model_test"] = np.ones((n, 1), np.float32), truth
+    data = str(tmp_path / "data.h5")
+    ours = RunTables(maps=spread_maps(tmp_path / "ours", data, 10, 40), data=data)
+    null = RunTables(maps=spread_maps(tmp_path / "null", data, 32, 32), data=data)
+    null.null = ours.null = null
+    claims = [c for c in read_claims(CLAIMS) if c.quantity.endswith("_vs_null")]
+    result = score(claims, ours, null).set_index("claim")
+    motif, background = (result.loc[f"angle_sd_{where}_vs_null.cnn_deep_exponential"] for where in
+                         ("motif", "background"))  # fmt: skip
+    assert motif["ours"] == "-22" and background["ours"] == "8"  # 10 - 32 and 40 - 32, per seed
+    assert motif["verdict"] == background["verdict"] == REPRODUCED and motif["n"] == 5
+    # the null against itself: no difference, so it never holds for the null
+    assert motif["null_verdict"] == background["null_verdict"] == NOT_REPRODUCED
+    assert motif["evidence"] == "discriminates"
+    assert score(claims, RunTables(maps=ours.maps, data=data)).iloc[0]["verdict"] == NOT_RUN  # no null
+
+
+def test_cnn_shallow_exp_against_cnn_deep_relu():
+    table = metrics_table({"cnn_shallow_exponential": [0.0] * 5, "cnn_deep_relu": [0.0] * 5})
+    claims = [c for c in read_claims(CLAIMS) if c.quantity == "model_pair_gain"]
+    result = score(claims, RunTables(metrics=table)).set_index("claim")
+    cosine = result.loc["model_pair_gain.saliency.cosine"]
+    assert cosine["ours"] == "0.1" and cosine["verdict"] == REPRODUCED and "Mann-Whitney" in cosine["test"]
+    similar = result.loc["model_pair_gain.classification_auroc"]
+    assert similar["ours"] == "0" and similar["verdict"] == REPRODUCED
+    with pytest.raises(ValueError, match="first>second"):
+        wrong = claim(claim="x", quantity="model_pair_gain", model="cnn_deep", method="saliency",
+                      metric="cosine", comparison="greater", tolerance="0.05")  # fmt: skip
+        score([wrong], RunTables(metrics=table))

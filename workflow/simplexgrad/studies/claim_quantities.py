@@ -1,20 +1,20 @@
 """What each of the paper's claims is about, measured from one run: the registry :data:`QUANTITIES`.
 
-A claim (a :class:`Claim`, one row of ``resources/paper_claims.tsv``) names a study and a quantity, a key
-of :data:`QUANTITIES` that gives the study the quantity needs and the function that measures it. A quantity
-is measured from the run's own tables (:class:`RunTables`; and, for the angle spreads of Fig 3c/3d, the
-synthetic saliency maps) into a :class:`Measurement`: its value, how many seeds, models or TFs are behind
-it, and the samples of a direction's test. A claim whose study is not part of the run, or whose model type,
-method or table is absent, raises :class:`NotRun`. :mod:`simplexgrad.studies.scorecard` reads the claims,
-judges the measurements and writes the scorecard. This module loads no deep-learning framework.
+A claim (a :class:`~simplexgrad.studies.claims.Claim`, one row of ``resources/paper_claims.tsv``) names a
+study and a quantity, a key of :data:`QUANTITIES` that gives the study the quantity needs and the function
+that measures it. A quantity is measured from the run's own tables
+(:class:`~simplexgrad.studies.claims.RunTables`; and, for the angle spreads of Fig 3c/3d, the synthetic
+saliency maps) into a :class:`~simplexgrad.studies.claims.Measurement`: its value, how many seeds, models
+or TFs are behind it, and the samples of a direction's test. A claim whose study is not part of the run, or
+whose model type, method or table is absent, raises :class:`~simplexgrad.studies.claims.NotRun`.
+:mod:`simplexgrad.studies.scorecard` reads the claims, judges the measurements and writes the scorecard.
+This module loads no deep-learning framework.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,172 +33,73 @@ with needs("workflow", "simplexgrad.studies.claim_quantities"):
         information_content,
         motif_positions,
     )
+    from simplexgrad.studies.claims import (
+        MODEL,
+        Claim,
+        Measurement,
+        NotRun,
+        RunTables,
+        joined,
+        matching_rows,
+        model_labels,
+        need,
+        percent_columns,
+    )
 
-__all__ = [
-    "STUDIES",
-    "QUANTITIES",
-    "NEAR_ZERO_ANGLE",
-    "Claim",
-    "Measurement",
-    "NotRun",
-    "RunTables",
-    "measure",
-]
+__all__ = ["QUANTITIES", "NEAR_ZERO_ANGLE", "measure"]
 
-# study -> its heading; every quantity needs one of them (a claim of a study that is off is not run)
-STUDIES = {
-    "synthetic": "Synthetic study",
-    "invivo": "In vivo study",
-    "init_study": "Initialisation study",
-    "angle_penalty_study": "Angle-penalty study",
-    "gpu": "GPU timing",
-}
 # An angle spread (degrees) counted as "about 0" when the angle-penalty claims pick a sufficient λ; the
 # same value is the tolerance of the penalty_min_angle rows.
 NEAR_ZERO_ANGLE = 5.0
-THRESHOLDS = (30, 45, 60)
 NO_SUFFICIENT_LAMBDA = f"no lambda brought the angle SD under {NEAR_ZERO_ANGLE:g} degrees"
 MIN_BIN_POSITIONS = 10  # angle bins with fewer positions are left out of the Fig 3e trend
-MODEL = re.compile(r"^(?P<architecture>[a-z0-9_]+?)_(?P<activation>relu|exponential)$")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One row of the claims file (every column a string, as written)."""
-
-    claim: str
-    source: str
-    study: str
-    quantity: str
-    model: str
-    method: str
-    metric: str
-    reference: str
-    statement: str
-    paper: str
-    comparison: str
-    tolerance: str
-    tolerance_source: str
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """What the run shows for one claim.
-
-    ``value`` has one component, or one per angle threshold (30, 45, 60°); ``n`` counts the seeds, models
-    or TFs behind it; ``differences`` (paired, e.g. corrected − raw per seed) or ``groups`` (two sets of
-    models) are the samples of a direction's test; ``note`` says how the value was obtained.
-    """
-
-    value: tuple[float, ...]
-    n: int
-    differences: np.ndarray | None = None
-    groups: tuple[np.ndarray, np.ndarray] | None = None
-    note: str = ""
-
-
-class NotRun(Exception):
-    """The claim cannot be measured in this run (its study is off, or its model type or table is absent)."""
-
-
-@dataclass
-class RunTables:
-    """The run's tables, each None where its study is not part of the run.
-
-    Parameters
-    ----------
-    metrics, angles : pandas.DataFrame or None
-        The synthetic study's collected ``metrics.tsv`` and ``angles.tsv``.
-    maps : mapping or None
-        ``{model: [(seed, saliency .npz path), ...]}`` of the synthetic study, with ``data`` its dataset.
-    data : str or None
-        The synthetic dataset (.h5) with the ground-truth sequence models.
-    models : list of dict or None
-        The synthetic models' ``metrics.json`` contents.
-    accelerator : str
-        ``gpu`` when the run trained on a GPU, else ``cpu``.
-    init_study, angle_penalty_study : pandas.DataFrame or None
-        The training studies' per-model ``summary.tsv``.
-    invivo_differences, invivo_angles : pandas.DataFrame or None
-        The in vivo study's collected ``ensemble_difference.tsv`` and ``angles.tsv``.
-    """
-
-    metrics: pd.DataFrame | None = None
-    angles: pd.DataFrame | None = None
-    maps: Mapping[str, list[tuple[int, str]]] | None = None
-    data: str | None = None
-    models: list[dict] | None = None
-    accelerator: str = "cpu"
-    init_study: pd.DataFrame | None = None
-    angle_penalty_study: pd.DataFrame | None = None
-    invivo_differences: pd.DataFrame | None = None
-    invivo_angles: pd.DataFrame | None = None
-    _spreads: dict = field(default_factory=dict, repr=False)
-
-
-def _need(table, study: str, what: str):
-    if table is None:
-        raise NotRun(f"{what} not in this run ({STUDIES[study].lower()} off or not planned)")
-    return table
-
-
-def _model(claim: Claim) -> dict[str, str]:
-    match = MODEL.match(claim.model)
-    if not match:
-        raise ValueError(f"claim {claim.claim}: model {claim.model!r} is not architecture_activation")
-    return match.groupdict()
-
-
-def _rows(table: pd.DataFrame, what: str, **labels: str) -> pd.DataFrame:
-    mask = np.ones(len(table), dtype=bool)
-    for column, value in labels.items():
-        mask &= table[column].astype(str).to_numpy() == value
-    if not mask.any():
-        described = ", ".join(f"{key} {value}" for key, value in labels.items())
-        raise NotRun(f"no {described} in {what}")
-    return table[mask]
-
-
-def _percent_columns(table: pd.DataFrame, what: str) -> list[str]:
-    columns = [f"percent_above_{threshold}" for threshold in THRESHOLDS]
-    missing = [column for column in columns if column not in table.columns]
-    if missing:
-        raise NotRun(f"{what} lacks {missing} (figures.angle_thresholds)")
-    return columns
-
-
-def _join(values, spec: str, separator: str = ", ") -> str:
-    return separator.join(format(float(value), spec) for value in values)
 
 
 def correction_gain(claim: Claim, tables: RunTables) -> Measurement:
     """Mean over seeds of corrected − raw ``metric`` of ``method`` maps (Figs 2d–f, App. Fig 5)."""
-    metrics = _need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
-    rows = _rows(metrics, "the synthetic metrics", **_model(claim), method=claim.method)
+    metrics = need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
+    rows = matching_rows(metrics, "the synthetic metrics", **model_labels(claim), method=claim.method)
     paired = rows.pivot_table(index="seed", columns="corrected", values=claim.metric).dropna()
     differences = (paired[True] - paired[False]).to_numpy(dtype=float)
     return Measurement((float(differences.mean()),), len(differences), differences=differences)
 
 
-def activation_gain(claim: Claim, tables: RunTables) -> Measurement:
-    """Mean raw-map ``metric`` of exponential minus ReLU models of one architecture (Figs 2a–c)."""
-    metrics = _need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
+def _raw_per_seed(tables: RunTables, column: str, method: str, **labels: str) -> np.ndarray:
+    """Per seed, the raw maps' ``column`` of the synthetic metrics rows with ``labels`` and ``method``."""
+    metrics = need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
     raw = metrics[~metrics["corrected"].astype(bool)]
-    labels = {"architecture": claim.model, "method": claim.method}
-    samples = [
-        _rows(raw, "the synthetic metrics", **labels, activation=activation)
-        .groupby("seed")[claim.metric]
-        .mean()
-        .dropna()
-        .to_numpy(dtype=float)
-        for activation in ("exponential", "relu")
-    ]
+    rows = matching_rows(raw, "the synthetic metrics", method=method, **labels)
+    return rows.groupby("seed")[column].mean().dropna().to_numpy(dtype=float)
+
+
+def _gain(samples: list[np.ndarray], names: tuple[str, str]) -> Measurement:
+    """The first set's mean minus the second's, with both sets for a Mann-Whitney U test."""
     return Measurement(
         (float(samples[0].mean() - samples[1].mean()),),
         min(len(samples[0]), len(samples[1])),
         groups=(samples[0], samples[1]),
-        note=f"{len(samples[0])} exponential and {len(samples[1])} ReLU models",
+        note=f"{len(samples[0])} {names[0]} and {len(samples[1])} {names[1]} models",
     )
+
+
+def activation_gain(claim: Claim, tables: RunTables) -> Measurement:
+    """Mean raw-map ``metric`` of exponential minus ReLU models of one architecture (Figs 2a–c)."""
+    samples = [
+        _raw_per_seed(tables, claim.metric, claim.method, architecture=claim.model, activation=activation)
+        for activation in ("exponential", "relu")
+    ]
+    return _gain(samples, ("exponential", "ReLU"))
+
+
+def model_pair_gain(claim: Claim, tables: RunTables) -> Measurement:
+    """Mean raw-map ``metric`` (or ``classification_auroc``) of the first model type of ``model``
+    (``first>second``) minus the second's (§5.1: CNN-shallow-exp against CNN-deep-relu)."""
+    names = tuple(claim.model.split(">"))
+    matches = [MODEL.match(name) for name in names]
+    if len(names) != 2 or not all(matches):
+        raise ValueError(f"claim {claim.claim}: model {claim.model!r} is not first>second model types")
+    samples = [_raw_per_seed(tables, claim.metric, claim.method, **match.groupdict()) for match in matches]
+    return _gain(samples, names)
 
 
 def _angle_spreads(tables: RunTables, model: str) -> dict[str, np.ndarray]:
@@ -206,7 +107,7 @@ def _angle_spreads(tables: RunTables, model: str) -> dict[str, np.ndarray]:
     (as Fig 3c/3d: motif = any information, background = none; zero gradients left out)."""
     if model in tables._spreads:
         return tables._spreads[model]
-    maps = _need(tables.maps, "synthetic", "the synthetic saliency maps")
+    maps = need(tables.maps, "synthetic", "the synthetic saliency maps")
     if model not in maps or not maps[model]:
         raise NotRun(f"no saliency maps of {model} in this run")
     if tables.data is None:
@@ -245,6 +146,25 @@ def _angle_sd(column: int, where: str) -> Callable[[Claim, RunTables], Measureme
     return spread
 
 
+def _angle_sd_against_null(column: int, where: str) -> Callable[[Claim, RunTables], Measurement]:
+    def against_null(claim: Claim, tables: RunTables) -> Measurement:
+        if tables.null is None:
+            raise NotRun("no null baseline in this run (models.null_baseline)")
+        ours, null = (
+            _sd(_angle_spreads(run, claim.model)["seeds"])[:, column] for run in (tables, tables.null)
+        )
+        if len(ours) != len(null):
+            raise NotRun(f"{len(ours)} seeds of {claim.model} but {len(null)} in the null baseline")
+        differences = (ours - null)[~np.isnan(ours - null)]
+        note = f"{where} SD {np.nanmean(ours):.1f}, the untrained null's {np.nanmean(null):.1f} degrees"
+        return Measurement((float(differences.mean()),), len(differences), differences=differences, note=note)
+
+    against_null.__doc__ = (
+        f"Per seed, the {where} angle SD minus that of the seed's untrained model (the null)."
+    )
+    return against_null
+
+
 def angle_sd_gap(claim: Claim, tables: RunTables) -> Measurement:
     """Per seed, background minus motif angle SD (Fig 3c/3d, App. Fig 8): wider background angles."""
     per_seed = _sd(_angle_spreads(tables, claim.model)["seeds"])
@@ -255,16 +175,16 @@ def angle_sd_gap(claim: Claim, tables: RunTables) -> Measurement:
 
 def large_angle_percent(claim: Claim, tables: RunTables) -> Measurement:
     """Mean over sequences and seeds of the % of positions above 30, 45 and 60° (Fig 4a, App. Fig 12)."""
-    angles = _need(tables.angles, "synthetic", "results/synthetic/angles.tsv")
-    rows = _rows(angles, "the synthetic angles", **_model(claim), method=claim.method)
-    columns = _percent_columns(rows, "results/synthetic/angles.tsv")
+    angles = need(tables.angles, "synthetic", "results/synthetic/angles.tsv")
+    rows = matching_rows(angles, "the synthetic angles", **model_labels(claim), method=claim.method)
+    columns = percent_columns(rows, "results/synthetic/angles.tsv")
     return Measurement(tuple(float(rows[c].mean()) for c in columns), rows["seed"].nunique())
 
 
 def classification_auroc(claim: Claim, tables: RunTables) -> Measurement:
     """Mean test AUROC over the model type's seeds (from the synthetic metrics table)."""
-    metrics = _need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
-    rows = _rows(metrics, "the synthetic metrics", **_model(claim))
+    metrics = need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
+    rows = matching_rows(metrics, "the synthetic metrics", **model_labels(claim))
     values = rows.groupby("seed")["classification_auroc"].first().to_numpy(dtype=float)
     return Measurement((float(values.mean()),), len(values))
 
@@ -272,8 +192,8 @@ def classification_auroc(claim: Claim, tables: RunTables) -> Measurement:
 def invivo_reduction_trend(claim: Claim, tables: RunTables) -> Measurement:
     """Median over TFs of Spearman's ρ between |angle| (bin centre) and the ensemble-difference reduction
     (Fig 3e, App. Fig 9); bins with fewer than :data:`MIN_BIN_POSITIONS` positions are left out."""
-    table = _need(tables.invivo_differences, "invivo", "results/invivo/ensemble_difference.tsv")
-    rows = _rows(table, "the in vivo ensemble differences", **_model(claim))
+    table = need(tables.invivo_differences, "invivo", "results/invivo/ensemble_difference.tsv")
+    rows = matching_rows(table, "the in vivo ensemble differences", **model_labels(claim))
     rhos = []
     for _, tf in rows.groupby("tf", sort=True):
         tf = tf[(tf["positions"] >= MIN_BIN_POSITIONS) & np.isfinite(tf["reduction_percent"])]
@@ -283,13 +203,13 @@ def invivo_reduction_trend(claim: Claim, tables: RunTables) -> Measurement:
     rhos = [rho for rho in rhos if not math.isnan(rho)]
     if not rhos:
         return Measurement((math.nan,), 0, note="no TF has 3 angle bins with enough positions")
-    return Measurement((float(np.median(rhos)),), len(rhos), note=f"rho per TF: {_join(rhos, '.2f')}")
+    return Measurement((float(np.median(rhos)),), len(rhos), note=f"rho per TF: {joined(rhos, '.2f')}")
 
 
 def invivo_ensemble_narrowing(claim: Claim, tables: RunTables) -> Measurement:
     """Per TF, the ensemble map's angle SD minus its members' mean angle SD (App. Figs 9/10)."""
-    table = _need(tables.invivo_angles, "invivo", "results/invivo/angles.tsv")
-    rows = _rows(table, "the in vivo angles", **_model(claim))
+    table = need(tables.invivo_angles, "invivo", "results/invivo/angles.tsv")
+    rows = matching_rows(table, "the in vivo angles", **model_labels(claim))
     differences = []
     for _, tf in rows.groupby("tf", sort=True):
         ensemble = tf["member"].astype(str) == "ensemble"
@@ -304,25 +224,25 @@ def invivo_ensemble_narrowing(claim: Claim, tables: RunTables) -> Measurement:
 
 def invivo_large_angle_gap(claim: Claim, tables: RunTables) -> Measurement:
     """In vivo minus synthetic mean % above 30, 45 and 60° for one model type (Fig 4b, App. Fig 13)."""
-    invivo = _need(tables.invivo_angles, "invivo", "results/invivo/angles.tsv")
-    synthetic = _need(tables.angles, "synthetic", "results/synthetic/angles.tsv")
-    members = _rows(invivo, "the in vivo angles", **_model(claim))
+    invivo = need(tables.invivo_angles, "invivo", "results/invivo/angles.tsv")
+    synthetic = need(tables.angles, "synthetic", "results/synthetic/angles.tsv")
+    members = matching_rows(invivo, "the in vivo angles", **model_labels(claim))
     members = members[members["member"].astype(str) != "ensemble"]
-    reference = _rows(synthetic, "the synthetic angles", **_model(claim), method=claim.method)
-    columns = _percent_columns(members, "results/invivo/angles.tsv")
-    _percent_columns(reference, "results/synthetic/angles.tsv")
+    reference = matching_rows(synthetic, "the synthetic angles", **model_labels(claim), method=claim.method)
+    columns = percent_columns(members, "results/invivo/angles.tsv")
+    percent_columns(reference, "results/synthetic/angles.tsv")
     by_tf = members.groupby("tf")[columns].mean()
     gap = tuple(float(by_tf[c].mean() - reference[c].mean()) for c in columns)
     return Measurement(
-        gap, len(by_tf), note=f"in vivo {_join(by_tf.mean(), '.1f', '/')}, synthetic "
-        f"{_join(reference[columns].mean(), '.1f', '/')}"
+        gap, len(by_tf), note=f"in vivo {joined(by_tf.mean(), '.1f', '/')}, synthetic "
+        f"{joined(reference[columns].mean(), '.1f', '/')}"
     )  # fmt: skip
 
 
 def _settings(claim: Claim, table: pd.DataFrame | None, study: str, parameter: str) -> pd.DataFrame:
     """Mean over seeds per setting of one model type of a training study, with ``seeds``."""
-    table = _need(table, study, f"results/{study}/summary.tsv")
-    rows = _rows(table, f"results/{study}/summary.tsv", **_model(claim))
+    table = need(table, study, f"results/{study}/summary.tsv")
+    rows = matching_rows(table, f"results/{study}/summary.tsv", **model_labels(claim))
     grouped = rows.groupby(parameter, sort=True)
     columns = ["angle_sd", "classification_auroc", "cosine_raw"]
     return grouped[columns].mean().assign(seeds=grouped.size(), samples=grouped["cosine_raw"].agg(list))
@@ -336,7 +256,7 @@ def init_angle_trend(claim: Claim, tables: RunTables) -> Measurement:
     rho = float(spearmanr(settings.index.to_numpy(), settings["angle_sd"].to_numpy()).statistic)
     return Measurement(
         (rho,), int(settings["seeds"].min()),
-        note=f"angle SD {_join(settings['angle_sd'], '.1f')} at sigma {_join(settings.index, 'g')}",
+        note=f"angle SD {joined(settings['angle_sd'], '.1f')} at sigma {joined(settings.index, 'g')}",
     )  # fmt: skip
 
 
@@ -348,7 +268,7 @@ def init_auroc_drop(claim: Claim, tables: RunTables) -> Measurement:
     auroc = settings["classification_auroc"]
     return Measurement(
         (float(auroc.max() - auroc.iloc[-1]),), int(settings["seeds"].min()),
-        note=f"AUROC {_join(auroc, '.3f')} at sigma {_join(settings.index, 'g')}",
+        note=f"AUROC {joined(auroc, '.3f')} at sigma {joined(settings.index, 'g')}",
     )  # fmt: skip
 
 
@@ -422,7 +342,7 @@ def epoch_seconds(claim: Claim, tables: RunTables) -> Measurement:
     """Median over the synthetic models of training seconds per epoch (a GPU run only)."""
     if tables.accelerator != "gpu":
         raise NotRun("a CPU run: the epoch-time claim is about a GPU")
-    models = _need(tables.models, "synthetic", "the synthetic models' metrics.json")
+    models = need(tables.models, "synthetic", "the synthetic models' metrics.json")
     if not models:
         raise NotRun("no synthetic model in this run")
     seconds = [float(model["seconds"]) / int(model["epochs_run"]) for model in models]
@@ -437,9 +357,12 @@ def epoch_seconds(claim: Claim, tables: RunTables) -> Measurement:
 QUANTITIES: dict[str, tuple[str, Callable[[Claim, RunTables], Measurement]]] = {
     "correction_gain": ("synthetic", correction_gain),
     "activation_gain": ("synthetic", activation_gain),
+    "model_pair_gain": ("synthetic", model_pair_gain),
     "angle_sd_motif": ("synthetic", _angle_sd(0, "motif")),
     "angle_sd_background": ("synthetic", _angle_sd(1, "background")),
     "angle_sd_gap": ("synthetic", angle_sd_gap),
+    "angle_sd_motif_vs_null": ("synthetic", _angle_sd_against_null(0, "motif")),
+    "angle_sd_background_vs_null": ("synthetic", _angle_sd_against_null(1, "background")),
     "large_angle_percent": ("synthetic", large_angle_percent),
     "classification_auroc": ("synthetic", classification_auroc),
     "invivo_reduction_trend": ("invivo", invivo_reduction_trend),

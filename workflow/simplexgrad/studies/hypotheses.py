@@ -36,9 +36,15 @@ HYPOTHESES: dict[str, tuple[str, tuple[str, ...]]] = {
         "exponential first layers give more interpretable maps than ReLU ones",
         ("activation_gain",),
     ),
+    "auroc_is_not_interpretability": (
+        "classification AUROC does not track interpretability: CNN-shallow-exp gives more interpretable "
+        "maps than CNN-deep-relu at a similar AUROC",
+        ("model_pair_gain",),
+    ),
     "background_wider": (
-        "gradients lean off the simplex more at background positions than at motif positions",
-        ("angle_sd_gap",),
+        "gradients lean off the simplex more at background positions than at motif positions, and less "
+        "at motif positions than an untrained model's",
+        ("angle_sd_gap", "angle_sd_motif_vs_null", "angle_sd_background_vs_null"),
     ),
     "large_angles_common": (
         "large angles are common in trained models, in vivo as in the synthetic study",

@@ -23,7 +23,7 @@ with needs("workflow", "simplexgrad.studies.reproduction"):
     import pandas as pd
 
     from simplexgrad import io
-    from simplexgrad.studies.claim_quantities import STUDIES
+    from simplexgrad.studies.claims import STUDIES
     from simplexgrad.studies.scorecard import (
         NOT_REPRODUCED,
         NOT_RUN,

@@ -36,15 +36,8 @@ with needs("workflow", "simplexgrad.studies.scorecard"):
     from scipy.stats import mannwhitneyu, wilcoxon
 
     from simplexgrad import io
-    from simplexgrad.studies.claim_quantities import (
-        QUANTITIES,
-        STUDIES,
-        Claim,
-        Measurement,
-        NotRun,
-        RunTables,
-        measure,
-    )
+    from simplexgrad.studies.claim_quantities import QUANTITIES, measure
+    from simplexgrad.studies.claims import STUDIES, Claim, Measurement, NotRun, RunTables
     from simplexgrad.studies.hypotheses import hypothesis_of, hypothesis_table
     from simplexgrad.tables import read_table
 
@@ -471,6 +464,8 @@ def scorecard_file(
         if any(given)
         else None
     )
+    if null is not None:  # claims measured against the null hold for the null itself never
+        tables.null = null.null = null
     table = score(parsed, tables, null)
     page = scorecard_markdown(table, title)
     with io.atomic_output(out) as temporary_tsv, io.atomic_output(out_markdown) as temporary_md:

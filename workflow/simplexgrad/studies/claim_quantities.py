@@ -30,8 +30,10 @@ with needs("workflow", "simplexgrad.studies.claim_quantities"):
     from simplexgrad.metrics import (
         BACKGROUND_INFORMATION,
         background_positions,
+        grad_times_input,
         information_content,
         motif_positions,
+        positionwise_improvement,
     )
     from simplexgrad.studies.claims import (
         MODEL,
@@ -53,6 +55,7 @@ __all__ = ["QUANTITIES", "NEAR_ZERO_ANGLE", "measure"]
 NEAR_ZERO_ANGLE = 5.0
 NO_SUFFICIENT_LAMBDA = f"no lambda brought the angle SD under {NEAR_ZERO_ANGLE:g} degrees"
 MIN_BIN_POSITIONS = 10  # angle bins with fewer positions are left out of the Fig 3e trend
+LARGE_ANGLE = 45.0  # degrees: "large" background angles of Fig 3d's bottom panel
 
 
 def correction_gain(claim: Claim, tables: RunTables) -> Measurement:
@@ -104,7 +107,10 @@ def model_pair_gain(claim: Claim, tables: RunTables) -> Measurement:
 
 def _angle_spreads(tables: RunTables, model: str) -> dict[str, np.ndarray]:
     """Per seed and pooled: count, sum and sum of squares of the angles at motif and background positions
-    (as Fig 3c/3d: motif = any information, background = none; zero gradients left out)."""
+    (as Fig 3c/3d: motif = any information, background = none; zero gradients left out); and per seed the
+    bottom panels' statistics: the rank correlation of |θ| with the correction's improvement at motif
+    positions (``trend``), and the mean |grad × input| at background positions above
+    :data:`LARGE_ANGLE` degrees, raw minus corrected (``shrink``)."""
     if model in tables._spreads:
         return tables._spreads[model]
     maps = need(tables.maps, "synthetic", "the synthetic saliency maps")
@@ -113,15 +119,27 @@ def _angle_spreads(tables: RunTables, model: str) -> dict[str, np.ndarray]:
     if tables.data is None:
         raise NotRun("the synthetic dataset is not an input of this run's scorecard")
     sums = np.zeros((len(maps[model]), 2, 3))  # seed x (motif, background) x (count, sum, sum of squares)
+    trend, shrink = np.full(len(maps[model]), np.nan), np.full(len(maps[model]), np.nan)
     for row, (_, path) in enumerate(sorted(maps[model])):
         attributions = io.load_attributions(path)
         angles = simplex_angle(attributions["raw"], zero=np.nan)
-        information = information_content(ground_truth_of(attributions, tables.data, path))
+        truth = ground_truth_of(attributions, tables.data, path)
+        information = information_content(truth)
         masks = (motif_positions(information, BACKGROUND_INFORMATION), background_positions(information))
         for column, mask in enumerate(masks):
             values = angles[mask & ~np.isnan(angles)].astype(np.float64)
             sums[row, column] = values.size, values.sum(), np.square(values).sum()
-    tables._spreads[model] = {"seeds": sums, "pooled": sums.sum(axis=0)}
+        gain = positionwise_improvement(attributions["raw"], attributions["corrected"], truth)
+        ranked = masks[0] & ~np.isnan(angles) & ~np.isnan(gain)
+        pairs = np.abs(angles[ranked]), gain[ranked]
+        if ranked.sum() > 2 and min(np.ptp(pairs[0]), np.ptp(pairs[1])) > 0:  # no rank of a constant
+            trend[row] = spearmanr(*pairs).statistic
+        large = masks[1] & (np.abs(angles) > LARGE_ANGLE)
+        if large.any():
+            scores = [np.abs(grad_times_input(attributions[key], attributions["x"]))[large]
+                      for key in ("raw", "corrected")]  # fmt: skip
+            shrink[row] = float(scores[0].mean() - scores[1].mean())
+    tables._spreads[model] = {"seeds": sums, "pooled": sums.sum(axis=0), "trend": trend, "shrink": shrink}
     return tables._spreads[model]
 
 
@@ -163,6 +181,18 @@ def _angle_sd_against_null(column: int, where: str) -> Callable[[Claim, RunTable
         f"Per seed, the {where} angle SD minus that of the seed's untrained model (the null)."
     )
     return against_null
+
+
+def _per_seed(statistic: str, what: str) -> Callable[[Claim, RunTables], Measurement]:
+    def per_seed(claim: Claim, tables: RunTables) -> Measurement:
+        values = _angle_spreads(tables, claim.model)[statistic]
+        values = values[~np.isnan(values)]
+        if not len(values):
+            raise NotRun(f"no {what} in the saliency maps of {claim.model}")
+        return Measurement((float(values.mean()),), len(values), differences=values, note=f"mean {what}")
+
+    per_seed.__doc__ = f"Per seed, the {what} (the bottom panels of Figs 3c and 3d)."
+    return per_seed
 
 
 def angle_sd_gap(claim: Claim, tables: RunTables) -> Measurement:
@@ -361,6 +391,16 @@ QUANTITIES: dict[str, tuple[str, Callable[[Claim, RunTables], Measurement]]] = {
     "angle_sd_motif": ("synthetic", _angle_sd(0, "motif")),
     "angle_sd_background": ("synthetic", _angle_sd(1, "background")),
     "angle_sd_gap": ("synthetic", angle_sd_gap),
+    "improvement_angle_trend": (
+        "synthetic",
+        _per_seed(
+            "trend", "rank correlation of |angle| with the correction's improvement at motif positions"
+        ),
+    ),
+    "background_large_angle_shrink": (
+        "synthetic",
+        _per_seed("shrink", f"drop of |grad x input| at background positions above {LARGE_ANGLE:g} degrees"),
+    ),
     "angle_sd_motif_vs_null": ("synthetic", _angle_sd_against_null(0, "motif")),
     "angle_sd_background_vs_null": ("synthetic", _angle_sd_against_null(1, "background")),
     "large_angle_percent": ("synthetic", large_angle_percent),

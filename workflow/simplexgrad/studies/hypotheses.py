@@ -32,6 +32,11 @@ HYPOTHESES: dict[str, tuple[str, tuple[str, ...]]] = {
         "the correction improves attribution maps, for every model type, method and metric",
         ("correction_gain",),
     ),
+    "correction_acts_at_large_angles": (
+        "the correction changes the maps most where gradients lean far off the simplex: its improvement "
+        "grows with the angle at motif positions, and background scores at large angles shrink",
+        ("improvement_angle_trend", "background_large_angle_shrink"),
+    ),
     "exponential_interpretable": (
         "exponential first layers give more interpretable maps than ReLU ones",
         ("activation_gain",),

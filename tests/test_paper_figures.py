@@ -184,3 +184,27 @@ def test_logo_track_fills_each_glyphs_box_in_its_letters_colour():
     assert widths["A"] == pytest.approx(common.LOGO_WIDTH) and widths["T"] <= widths["A"]
     assert axis.get_xlim() == (9.5, 12.5) and axis.get_ylim() == pytest.approx((-0.5, 1.25))
     assert axis.get_ylabel() == "map"
+
+
+def test_fig3a_shows_grad_times_input_raw_and_corrected_on_one_scale():
+    from simplexgrad.plots import synthetic
+
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 40)]
+    raw = rng.normal(size=(40, 4)).astype(np.float32)
+    corrected = raw - raw.mean(axis=1, keepdims=True)
+    truth = np.full((40, 4), 0.25, np.float32)
+    figure = synthetic.fig3a_patch(x, truth, raw, corrected, rng.uniform(-90, 90, 40), 5, 20)
+    labels = [axis.get_ylabel() for axis in figure.axes]
+    assert labels[3:5] == ["grad × input\n(raw)", "grad × input\n(corrected)"]
+    assert figure.axes[3].get_ylim() == figure.axes[4].get_ylim()
+
+
+def test_fig4a_axis_ends_at_the_data():
+    from simplexgrad.plots import synthetic
+
+    rows = [{"architecture": "cnn_deep", "activation": "relu", "method": "saliency", "seed": 0,
+             "percent_above_30": 45.0 + i % 5, "percent_above_45": 20.0, "percent_above_60": 5.0}
+            for i in range(20)]  # fmt: skip
+    figure = synthetic.fig4a_large_angles(pd.DataFrame(rows))
+    assert figure.axes[0].get_xlim() == (0.0, 50.0)  # the largest value is 49 %

@@ -144,12 +144,15 @@ def large_angle_panels(angles: pd.DataFrame, panel: str, order: list[str]) -> pl
     columns = [column for column in angles.columns if column.startswith("percent_above_")]
     long = angles.melt(id_vars=[panel], value_vars=columns, var_name="threshold", value_name="percent")
     long["threshold"] = "> " + long["threshold"].str.removeprefix("percent_above_") + "°"
+    # the axis ends at the data (to the next 10 %), not at 100 % far beyond it
+    upper = float(np.clip(10 * np.ceil(long["percent"].max() / 10), 10, 100)) if len(long) else 100.0
     figure, axes = plt.subplots(1, len(order), figsize=(3.6 * len(order), 3.2), squeeze=False)
     for axis, name in zip(axes[0], order):
         sns.histplot(
-            data=long[long[panel] == name], x="percent", hue="threshold", bins=np.arange(0, 101, 2.5),
+            data=long[long[panel] == name], x="percent", hue="threshold", bins=np.arange(0, upper + 2.5, 2.5),
             stat="percent", common_norm=False, element="step", ax=axis,
         )  # fmt: skip
+        axis.set_xlim(0, upper)
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("% positions per sequence")
     figure.tight_layout()

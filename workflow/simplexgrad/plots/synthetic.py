@@ -92,7 +92,8 @@ def fig3a_patch(
     method: str = "saliency",
 ) -> plt.Figure:
     """Fig 3a (App. Fig 6): a sequence patch: ground truth ``M - 1/4``, raw and corrected maps (all
-    four letters), corrected grad×input, and the angle between each position's gradient and the simplex.
+    four letters), grad×input raw and corrected on one scale (how the observed bases' scores change), and
+    the angle between each position's gradient and the simplex.
 
     Parameters
     ----------
@@ -108,7 +109,7 @@ def fig3a_patch(
         The attribution method of the maps, for the track labels (underscores become spaces).
     """
     window = slice(start, start + width)
-    figure, axes = plt.subplots(5, 1, figsize=(min(0.16 * width + 2, 14), 8.0), sharex=True)
+    figure, axes = plt.subplots(6, 1, figsize=(min(0.16 * width + 2, 14), 9.4), sharex=True)
     logo_track(axes[0], (ground_truth_probs - 0.25)[window], start, "ground truth\nM - 0.25")
     label = method.replace("_", " ").replace(" gradients", "\ngradients")
     logo_track(axes[1], raw[window], start, f"{label}\n(raw)")
@@ -116,8 +117,12 @@ def fig3a_patch(
     limit = np.abs(np.concatenate([raw[window], corrected[window]])).max() * 1.05 or 1.0
     for axis in axes[1:3]:
         axis.set_ylim(-limit, limit)
-    logo_track(axes[3], (corrected * x)[window], start, "grad × input\n(corrected)")
-    angle_track(axes[4], angles, start, width)
+    logo_track(axes[3], (raw * x)[window], start, "grad × input\n(raw)")
+    logo_track(axes[4], (corrected * x)[window], start, "grad × input\n(corrected)")
+    scores = np.abs(np.concatenate([(raw * x)[window], (corrected * x)[window]])).max() * 1.05 or 1.0
+    for axis in axes[3:5]:
+        axis.set_ylim(-scores, scores)
+    angle_track(axes[5], angles, start, width)
     axes[0].set_title(title, fontsize=9)
     figure.tight_layout()
     return figure

@@ -301,6 +301,9 @@ def test_the_gpu_row_is_scored_only_on_a_gpu_run():
     assert score(row, RunTables(models=models)).iloc[0]["verdict"] == NOT_RUN
     gpu = score(row, RunTables(models=models, accelerator="gpu")).iloc[0]
     assert gpu["verdict"] == REPRODUCED and gpu["ours"] == "2" and gpu["n"] == 2
+    # a group's time divided by its size is not one model's epoch
+    grouped = [{**model, "engine": "ensemble"} for model in models]
+    assert score(row, RunTables(models=grouped, accelerator="gpu")).iloc[0]["verdict"] == NOT_RUN
 
 
 # The command and its outputs

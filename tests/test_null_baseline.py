@@ -47,9 +47,9 @@ def test_the_null_refuses_what_has_no_angle():
 
 @pytest.fixture(scope="module")
 def untrained_run(tmp_path_factory):
-    """An untrained study in miniature: the four model types x 2 seeds, never trained, with saliency and
-    integrated-gradient maps of 12 positive test sequences each, evaluated and collected as the workflow
-    does, through the command line in this process."""
+    """An untrained study in miniature: the four model types, one seed each, never trained, with saliency
+    maps of 12 positive test sequences each, evaluated and collected as the workflow does, through the
+    command line in this process."""
     pytest.importorskip("keras")
     from simplexgrad import cli
 
@@ -61,18 +61,17 @@ def untrained_run(tmp_path_factory):
     saliency = []
     for architecture in ("cnn_shallow", "cnn_deep"):
         for activation in ("relu", "exponential"):
-            for seed in (0, 1):
+            for seed in (0,):
                 run = folder / f"{architecture}_{activation}" / f"seed{seed}"
                 model = ["--architecture", architecture, "--activation", activation, "--seed", str(seed)]
                 assert cli.main(["untrained", "--data", str(data), "--out", str(run / "model"), *model]) == 0
                 assert cli.main([
                     "attribute-methods", "--model", str(run / "model" / "model.keras"), "--data", str(data),
-                    "--out-dir", str(run), "--methods", "saliency", "integrated_gradients",
-                    "--positives-only", "--num-seqs", "12", "--options", "integrated_gradients.steps=4",
+                    "--out-dir", str(run), "--methods", "saliency", "--positives-only", "--num-seqs", "12",
                 ]) == 0  # fmt: skip
                 assert cli.main([
                     "evaluate-methods", "--attributions-dir", str(run), "--methods", "saliency",
-                    "integrated_gradients", "--data", str(data), "--classification",
+                    "--data", str(data), "--classification",
                     str(run / "model" / "metrics.json"), "--out-dir", str(run / "tables"), "--labels",
                     f"architecture={architecture}", f"activation={activation}", f"seed={seed}",
                 ]) == 0  # fmt: skip
@@ -92,12 +91,12 @@ def test_untrained_models_are_what_training_starts_from(untrained_run):
     from simplexgrad.training.single import seeded_model
 
     folder, data, _, _ = untrained_run
-    run = folder / "cnn_deep_exponential" / "seed1" / "model"
+    run = folder / "cnn_deep_exponential" / "seed0" / "model"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["untrained"] is True and metrics["epochs_run"] == 0
     assert 0.3 < metrics["test_auroc"] < 0.7  # a model that learned nothing
     saved = keras.saving.load_model(run / "model.keras").get_weights()
-    built = seeded_model(TrainingConfig("cnn_deep", "exponential", seed=1), (200, 4)).get_weights()
+    built = seeded_model(TrainingConfig("cnn_deep", "exponential", seed=0), (200, 4)).get_weights()
     assert len(saved) == len(built) and all(np.array_equal(a, b) for a, b in zip(saved, built))
 
 

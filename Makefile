@@ -84,6 +84,8 @@ benchmark: setup
 	$(BIN)/python benchmarks/training_epoch.py --threads 2
 	$(BIN)/python benchmarks/angle_penalty_modes.py --threads 2
 	$(BIN)/python benchmarks/ensemble_training.py --members 1 10 --num-seqs 2000 --tensorflow
+	$(BIN)/python benchmarks/correct_memory.py
+	$(BIN)/python benchmarks/report.py
 
 # requirements/constraints.txt again: the versions uv resolves today for the test extra, in a new environment
 # (local version labels such as torch's +cpu dropped, so that the file holds on any machine).

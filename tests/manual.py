@@ -12,7 +12,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MANUAL = [
     REPO / "README.md",
-    *(REPO / "docs" / f"{page}.md" for page in ("getting-started", "usage", "library", "study", "workflow")),
+    *(
+        REPO / "docs" / f"{page}.md"
+        for page in ("getting-started", "usage", "your-sequences", "library", "study", "workflow")
+    ),
     REPO / "docs" / "benchmarks.md",
 ]
 

@@ -15,8 +15,19 @@ LIBRARY = Path(__file__).resolve().parents[1] / "workflow" / "simplexgrad"
 
 # Lowest layer first. A module may import from its own layer or a lower one, never a higher one.
 LAYERS = [
-    {"_arrays", "_config", "_docs", "_lazy", "_optional", "_process", "_startup", "_torch_backend"},
-    {"backend", "correction", "io"},
+    {
+        "_arrays",
+        "_atomic",
+        "_config",
+        "_docs",
+        "_lazy",
+        "_model_files",
+        "_optional",
+        "_process",
+        "_startup",
+        "_torch_backend",
+    },
+    {"angle_null", "backend", "correction", "io"},
     {"data", "metrics", "tables"},
     {"attribution", "plots", "training"},
     {"studies"},

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import random_onehot, small_cnn
-from simplexgrad import cli, correct, large_angle_fraction
+from simplexgrad import _atomic, cli, correct, large_angle_fraction
 from simplexgrad._arguments import Output, check_outputs
 from simplexgrad.attribution import METHODS, saliency
 from simplexgrad.io import atomic_output, load_attributions, load_split
@@ -271,7 +271,9 @@ def test_sigterm_removes_the_partial_output_and_a_rerun_removes_stale_ones(tmp_p
         for _ in range(400):
             handle.write(block)
     out = tmp_path / "genome.fa"
-    stale = tmp_path / ".genome.fa.partial.left_by_kill.fa"
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])  # a writer that is gone: its pid is free
+    killed.wait()
+    stale = tmp_path / f".genome.fa.partial.{_atomic._HOST}-{killed.pid}.left_by_kill.fa"
     stale.write_bytes(b"0" * 1000)
     process = subprocess.Popen(
         [

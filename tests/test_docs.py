@@ -12,7 +12,17 @@ import simplexgrad
 from manual import MANUAL
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ["getting-started", "usage", "library", "api", "study", "workflow", "reproduction", "benchmarks"]
+PAGES = [
+    "getting-started",
+    "usage",
+    "your-sequences",
+    "library",
+    "api",
+    "study",
+    "workflow",
+    "reproduction",
+    "benchmarks",
+]
 
 
 def table_cells(text: str) -> list[str]:
@@ -28,7 +38,8 @@ def test_the_readme_is_a_front_door():
     # Measurements, their dates and their history live on the benchmarks page and in CHANGELOG.md.
     dated = re.findall(r"\b20\d\d-\d\d-\d\d\b|\b\d+ min(?: \d+ s)?\b|\b\d+(?:\.\d+)? s\b|\bearlier\b", text)
     assert not dated, dated
-    for page in ("getting-started", "usage", "library", "study", "workflow", "benchmarks", "reproduction"):
+    pages = ("getting-started", "usage", "your-sequences", "library", "study", "workflow", "benchmarks")
+    for page in (*pages, "reproduction"):
         assert f"(docs/{page}.md)" in text, f"the README does not link docs/{page}.md"
 
 

@@ -113,6 +113,32 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     add("manifest_columns.tsv", lambda p: p.write_text("name\ttarget\nCTCF\tCTCF\n"))
     add("ids.tsv", lambda p: p.write_text("matrix_id\n"))
     add("seeds.tsv", lambda p: p.write_text("x\n"))
+    add("link_to_maps.npy", lambda p: p.symlink_to(paths["maps.npy"]))
+    add("hard_x.npy", lambda p: os.link(paths["x.npy"], p))
+    add("complex.npy", lambda p: np.save(p, maps.astype(np.complex64)))
+    add("truncated.npy", lambda p: p.write_bytes(paths["maps.npy"].read_bytes()[:300]))
+    add("objects.npy", lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True))
+    late_nan = np.zeros((3000, 250, 4), np.float32)  # past the first block that correct reads
+    late_nan[2900, 7, 1] = np.nan
+    add("nan_late.npy", lambda p: np.save(p, late_nan))
+    add("two_labels.h5", lambda p: write_dataset(p, x, np.concatenate([y, 1 - y], axis=1)))
+    add("metrics.json", lambda p: p.write_text('{"test_auroc": 0.5}\n'))
+    params = {"method": "saliency", "split": "test"}
+    other_x = random_onehot(np.random.default_rng(99), 6, LENGTH)  # another dataset of the same shape
+    add(
+        "other_attributions.npz",
+        lambda p: save_attributions(p, maps, correct(maps), other_x, np.arange(6), params),
+    )
+    add(
+        "rows_attributions.npz",
+        lambda p: save_attributions(p, maps, correct(maps), x, np.arange(6) + 50, params),
+    )
+    long = rng.normal(size=(6, LENGTH + 10, 4)).astype(np.float32)
+    long_x = random_onehot(rng, 6, LENGTH + 10)
+    add(
+        "long_attributions.npz",
+        lambda p: save_attributions(p, long, correct(long), long_x, np.arange(6), params),
+    )
     paths["proc"] = Path("/proc/simplexgrad_nowhere")
     return paths
 
@@ -337,9 +363,160 @@ MANIFEST = [
     ),
     ("out-under-file", "encode-manifest --table {manifest_columns.tsv} --out {a_file}/m.tsv", ["--out"]),
 ]
+# Issue 43: no input overwritten (through links too), maps checked against their sequences, sizes that
+# cannot be allocated, and the smaller ones (inputs that are not files, negative seeds, complex maps, ...).
+CORRECT_INPUTS = [
+    ("report-is-in", "correct --in {maps.npy} --out {out}/c.npy --report {maps.npy}", ["--report", "--in"]),
+    (
+        "report-is-in-by-link",
+        "correct --in {maps.npy} --out {out}/c.npy --report {link_to_maps.npy}",
+        ["--report", "link_to_maps.npy", "--in"],
+    ),
+    (
+        "report-is-link-target",
+        "correct --in {link_to_maps.npy} --out {out}/c.npy --report {maps.npy}",
+        ["--report", "--in"],
+    ),
+    (
+        "out-is-one-hot",
+        "correct --in {maps.npy} --one-hot {x.npy} --out {x.npy}",
+        ["--out", "x.npy", "--one-hot"],
+    ),
+    (
+        "out-is-one-hot-by-hard-link",
+        "correct --in {maps.npy} --one-hot {x.npy} --out {hard_x.npy}",
+        ["--out", "hard_x.npy", "--one-hot"],
+    ),
+    (
+        "report-is-one-hot",
+        "correct --in {maps.npy} --one-hot {x.npy} --out {out}/c.npy --report {x.npy}",
+        ["--report", "x.npy", "--one-hot"],
+    ),
+    ("in-is-stdin", "correct --in - --out {out}/c.npy", ["--in -", "standard input"]),
+    ("in-is-dev-null", "correct --in /dev/null --out {out}/c.npy", ["--in /dev/null", "not a regular file"]),
+    ("in-is-folder", "correct --in {folder.npy} --out {out}/c.npy", ["--in", "folder.npy", "is a folder"]),
+    (
+        "one-hot-is-folder",
+        "correct --in {maps.npy} --one-hot {folder.npy} --out {out}/c.npy",
+        ["--one-hot", "folder.npy", "is a folder"],
+    ),
+    (
+        "one-hot-missing",
+        "correct --in {maps.npy} --one-hot {out}/../none.npy --out {out}/c.npy",
+        ["--one-hot", "none.npy", "not found"],
+    ),
+    ("out-is-dev-null", "correct --in {maps.npy} --out /dev/null", ["--out /dev/null"]),
+    ("complex-maps", "correct --in {complex.npy} --out {out}/c.npy", ["complex.npy", "complex"]),
+    ("truncated-npy", "correct --in {truncated.npy} --out {out}/c.npy", ["truncated.npy", "truncated"]),
+    ("object-npy", "correct --in {objects.npy} --out {out}/c.npy", ["objects.npy", "Python objects"]),
+    ("nan-in-a-late-block", "correct --in {nan_late.npy} --out {out}/c.npy", ["nan_late.npy", "NaN"]),
+]
+NOT_OVER_INPUTS = [
+    (
+        "angles-out-is-data",
+        ANGLES[0][1]
+        .replace("{out}/../none.keras", "{model.keras}")
+        .replace("--out {out}/a.tsv", "--out {x.npy}"),
+        ["--out", "x.npy", "--data"],
+    ),
+    (
+        "angles-out-is-model",
+        ANGLES[0][1]
+        .replace("{out}/../none.keras", "{model.keras}")
+        .replace("--out {out}/a.tsv", "--out {model.keras}"),
+        ["--out", "model.keras", "--model"],
+    ),
+    ("collect-out-is-table", "collect --tables {metrics.tsv} --out {metrics.tsv}", ["--out", "--tables"]),
+    (
+        "collect-out-is-a-later-table",
+        "collect --tables {metrics.tsv} {seeds.tsv} --out {seeds.tsv}",
+        ["--out", "seeds.tsv", "--tables"],
+    ),
+    (
+        "summarize-out-is-metrics",
+        "summarize --metrics {metrics.tsv} --out {metrics.tsv}",
+        ["--out", "--metrics"],
+    ),
+    (
+        "manifest-out-is-table",
+        "encode-manifest --table {manifest_columns.tsv} --out {manifest_columns.tsv}",
+        ["--out", "--table"],
+    ),
+    (
+        "genome-out-is-input",
+        "prepare-genome --fasta-gz {seeds.tsv} --out {seeds.tsv}",
+        ["--out", "--fasta-gz"],
+    ),
+    (
+        "import-out-is-weights",
+        "import-weights --weights {model.keras} --out {model.keras} --architecture cnn_shallow",
+        ["--out", "--weights"],
+    ),
+]
+EVALUATE = "evaluate --data {data.h5} --classification {metrics.json} --out-metrics {out}/m.tsv"
+EVALUATE += " --out-angles {out}/a.tsv"
+FIG3 = "--data {data.h5} --architecture a --activation b --out-pdf {out}/f.pdf --out-png {out}/f.png"
+MATCHED = [
+    ("other-dataset", EVALUATE + " --attributions {other_attributions.npz}",
+     ["{other_attributions.npz}", "{data.h5}", "differ"]),
+    ("rows-outside", EVALUATE + " --attributions {rows_attributions.npz}",
+     ["{rows_attributions.npz}", "{data.h5}", "rows"]),
+    ("other-length", EVALUATE + " --attributions {long_attributions.npz}",
+     ["{long_attributions.npz}", "{data.h5}", "shape"]),
+    (
+        "out-is-attributions",
+        EVALUATE.replace("{out}/m.tsv", "{attributions.npz}") + " --attributions {attributions.npz}",
+        ["--out-metrics", "--attributions"],
+    ),
+    (
+        "out-is-classification",
+        EVALUATE.replace("{out}/a.tsv", "{metrics.json}") + " --attributions {other_attributions.npz}",
+        ["--out-angles", "--classification"],
+    ),
+    ("fig3a-other-dataset", "figure fig3a_patch --attributions {other_attributions.npz} " + FIG3,
+     ["{other_attributions.npz}", "{data.h5}"]),
+    ("fig3c-other-dataset", "figure fig3c_motif_angles --attributions {other_attributions.npz} " + FIG3,
+     ["{other_attributions.npz}", "{data.h5}"]),
+    ("fig3d-rows-outside", "figure fig3d_background_angles --attributions {rows_attributions.npz} " + FIG3,
+     ["{rows_attributions.npz}", "{data.h5}"]),
+]  # fmt: skip
+SMALLER = [
+    (
+        "synthetic-huge",
+        "synthetic --out {out}/d.h5 --seed 0 --num-seqs 1000000000000",
+        ["--num-seqs 1000000000000", "memory"],
+    ),
+    (
+        "synthetic-long",
+        "synthetic --out {out}/d.h5 --seed 0 --num-seqs 1000000 --length 10000000",
+        ["--length 10000000", "memory"],
+    ),
+    ("synthetic-seed-negative", "synthetic --out {out}/d.h5 --seed -1 --num-seqs 10", ["--seed", "-1"]),
+    ("attribute-seed-negative", ATTRIBUTE + " --method expected_gradients --seed -1", ["--seed", "-1"]),
+    (
+        "train-seed-negative",
+        "train --data {data.h5} --out {out}/run --architecture cnn_shallow --seed -3",
+        ["--seed", "-3"],
+    ),
+    ("ensemble-seeds-negative", ENSEMBLE + " --out-template {out}/s{{seed}} --seeds -3", ["--seeds", "-3"]),
+    (
+        "modisco-seed-negative",
+        "modisco --attributions {attributions.npz} --out-dir {out}/m --seed -1",
+        ["--seed"],
+    ),
+    (
+        "train-two-label-columns",
+        "train --data {two_labels.h5} --out {out}/run --architecture cnn_shallow --epochs 1",
+        ["two_labels.h5", "y_train", "(N, 1)"],
+    ),
+]
 CASES = [
     pytest.param(argv, fragments, id=f"{argv.split()[0]}:{name}")
     for table in (
+        CORRECT_INPUTS,
+        NOT_OVER_INPUTS,
+        MATCHED,
+        SMALLER,
         CORRECT,
         ANGLES,
         ATTRIBUTE_CASES,
@@ -368,6 +545,7 @@ def test_bad_input_is_one_line_exit_2_and_no_output(argv, fragments, inputs, tmp
     out = tmp_path / "out"
     out.mkdir()
     arguments = filled(argv, inputs, out).split()
+    before = snapshot(inputs)
     caplog.clear()
     try:
         code = cli.main(arguments)
@@ -383,6 +561,19 @@ def test_bad_input_is_one_line_exit_2_and_no_output(argv, fragments, inputs, tmp
     for fragment in fragments:
         assert filled(fragment, inputs, out) in lines[0], (fragment, lines[0])
     assert files_in(out) == [] and files_in(tmp_path) == [], files_in(tmp_path)
+    assert unchanged(inputs, before), "an input was written"
+
+
+def snapshot(inputs: dict[str, Path]) -> dict[str, tuple]:
+    return {
+        name: (path.is_symlink(), path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns)
+        for name, path in inputs.items()
+        if path.exists()
+    }
+
+
+def unchanged(inputs: dict[str, Path], before: dict[str, tuple]) -> bool:
+    return snapshot(inputs) == before
 
 
 # (case id, the user's config file, fragments, whether Snakemake itself runs: a dry-run takes seconds, so
@@ -436,7 +627,7 @@ def test_a_valid_config_has_no_problem():
 
 
 def test_the_table_is_large_enough():
-    assert len(CASES) + len(CONFIGS) >= 60
+    assert len(CASES) + len(CONFIGS) >= 130
 
 
 @pytest.mark.parametrize("source", [".npy", ".npz", ".h5", ".hdf5"])
@@ -525,7 +716,8 @@ def test_fig3a_labels_the_maps_with_the_recorded_method(inputs, tmp_path, monkey
     monkeypatch.setattr(synthetic, "logo_track", lambda axis, values, start, label: labels.append(label))
     monkeypatch.setattr(common, "save_figure", lambda figure, pdf, png: plt.close(figure))
     maps = np.random.default_rng(0).normal(size=(6, LENGTH, 4)).astype(np.float32)
-    x = random_onehot(np.random.default_rng(1), 6, LENGTH)
+    with h5py.File(inputs["data.h5"]) as handle:
+        x = handle["x_test"][()]  # the maps explain the dataset's sequences, as the figure checks
     attributions = tmp_path / "ig.npz"
     save_attributions(
         attributions,

@@ -128,9 +128,9 @@ def test_angles_of_a_multitask_model(tmp_path, rng):
     table = pd.read_csv(out, sep="\t")
     assert sorted(table["class_index"].unique()) == [0, 7, 199] and len(table) == 3 * 6
     assert np.ptp(matplotlib.image.imread(tmp_path / "a.png")[..., :3]) > 0
-    all_units = angles(str(model), str(data), str(tmp_path / "all.tsv"), str(tmp_path / "b.pdf"),
-                             str(tmp_path / "b.png"), layout="NAL", num_seqs=2)  # fmt: skip
+    all_units = angles(str(model), str(tmp_path / "all.tsv"), str(tmp_path / "b.pdf"),
+                       str(tmp_path / "b.png"), data=str(data), layout="NAL", num_seqs=2)  # fmt: skip
     assert sorted(all_units["class_index"].unique()) == list(range(200)) and len(all_units) == 400
     with pytest.raises(ValueError, match="200 output units"):
-        angles(str(model), str(data), str(tmp_path / "c.tsv"), str(tmp_path / "c.pdf"),
-                     str(tmp_path / "c.png"), layout="NAL", class_index=[200])  # fmt: skip
+        angles(str(model), str(tmp_path / "c.tsv"), str(tmp_path / "c.pdf"),
+               str(tmp_path / "c.png"), data=str(data), layout="NAL", class_index=[200])  # fmt: skip

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from simplexgrad.correction import isotropic_angles, simplex_angle
+from simplexgrad.angle_null import null_angle_sd, null_percent_above
+from simplexgrad.correction import simplex_angle
 from workflow_helpers import REPO
 
 CLAIMS = REPO / "resources" / "paper_claims.tsv"
@@ -17,32 +18,26 @@ def isotropic_gradients(alphabet_size: int, count: int = 400_000) -> np.ndarray:
 
 
 def test_dna_null_in_closed_form():
-    null = isotropic_angles()
     # density ∝ cos²θ: SD = sqrt(π²/12 − 1/2) rad; P(|θ| > t) = (π/2 − t − sin(2t)/2) / (π/2)
-    assert null["sd"] == pytest.approx(np.degrees(np.sqrt(np.pi**2 / 12 - 0.5)), abs=1e-6)
-    assert null["sd"] == pytest.approx(32.54, abs=0.01)
+    assert null_angle_sd() == pytest.approx(np.degrees(np.sqrt(np.pi**2 / 12 - 0.5)), abs=1e-6)
+    assert null_angle_sd() == pytest.approx(32.54, abs=0.01)
     t = np.radians([30.0, 45.0, 60.0])
-    np.testing.assert_allclose(null["percent_above"], 100 * (np.pi / 2 - t - np.sin(2 * t) / 2) / (np.pi / 2),
-                               atol=1e-3)  # fmt: skip
-    np.testing.assert_allclose(null["percent_above"], [39.10, 18.17, 5.77], atol=0.01)
-    assert null["mean_abs"] == pytest.approx(np.degrees((np.pi**2 / 16 - 0.25) / (np.pi / 4)), abs=1e-6)
+    expected = 100 * (np.pi / 2 - t - np.sin(2 * t) / 2) / (np.pi / 2)
+    np.testing.assert_allclose(null_percent_above([30, 45, 60]), expected, atol=1e-3)
+    np.testing.assert_allclose(null_percent_above([30, 45, 60]), [39.10, 18.17, 5.77], atol=0.01)
 
 
 @pytest.mark.parametrize("alphabet_size", [2, 4, 20])
 def test_the_null_matches_simulated_isotropic_gradients(alphabet_size):
     angles = simplex_angle(isotropic_gradients(alphabet_size), alphabet_size=None)[0]
-    null = isotropic_angles(alphabet_size)
-    assert angles.std() == pytest.approx(null["sd"], abs=0.15)
-    assert np.abs(angles).mean() == pytest.approx(null["mean_abs"], abs=0.15)
+    assert angles.std() == pytest.approx(null_angle_sd(alphabet_size), abs=0.15)
     simulated = [100 * np.mean(np.abs(angles) > limit) for limit in (30, 45, 60)]
-    np.testing.assert_allclose(simulated, null["percent_above"], atol=0.3)
+    np.testing.assert_allclose(simulated, null_percent_above([30, 45, 60], alphabet_size), atol=0.3)
 
 
 def test_the_null_refuses_what_has_no_angle():
     with pytest.raises(ValueError, match="alphabet_size"):
-        isotropic_angles(1)
-    with pytest.raises(ValueError, match="angles in"):
-        isotropic_angles(4, thresholds=[120])
+        null_angle_sd(1)
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,13 @@ RUN_ELSEWHERE = {
     ".venv/bin/snakemake --workflow-profile profiles/slurm": "tests/test_slurm.py, with a site overlay",
     ".venv/bin/simplexgrad encode-manifest --table config/encode.tsv --out config/encode.tsv":
         "tests/test_encode.py, against the fake portal (the real one is not reachable from CI)",
+    "simplexgrad report --model model.keras --sequences enhancers.fa --out report/":
+        "tests/test_report.py, on a Keras model and synthetic sequences written as FASTA",
+    "simplexgrad report --model model.keras --bed peaks.bed --genome genome.fa --out peaks/":
+        "tests/test_report.py, on BED regions of a small indexed genome",
+    "simplexgrad report --model mymodels:build --state-dict weights.pt --layout NAL "
+    "--sequences enhancers.fa --out torch/":
+        "tests/test_report.py, on the page's PyTorch module trained in the test",
 }  # fmt: skip
 
 

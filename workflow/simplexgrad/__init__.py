@@ -8,10 +8,21 @@ deep-learning backend until a model is given (a Keras model needs the ``keras`` 
 ``torch.nn.Module`` the ``torch`` extra).
 """
 
-from importlib import metadata as _metadata
+import os as _os
+import sys as _sys
 
-from simplexgrad.attribution.methods import expected_gradients, integrated_gradients, saliency, smoothgrad
-from simplexgrad.correction import angle_statistics, correct, large_angle_fraction, simplex_angle
+_orig_argv = getattr(_sys, "orig_argv", [])
+if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "simplexgrad" or any(
+    flag == "-m" and target == "simplexgrad" for flag, target in zip(_orig_argv, _orig_argv[1:])
+):  # the command line: a Ctrl-C during the imports below stops it without a traceback
+    from simplexgrad._process import defer_early_stops as _defer_early_stops
+
+    _defer_early_stops()
+
+from importlib import metadata as _metadata  # noqa: E402
+
+from simplexgrad.attribution.methods import expected_gradients, integrated_gradients, saliency, smoothgrad  # noqa: E402
+from simplexgrad.correction import angle_statistics, correct, large_angle_fraction, simplex_angle  # noqa: E402
 
 try:
     __version__ = _metadata.version("simplexgrad")

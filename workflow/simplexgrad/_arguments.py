@@ -17,8 +17,8 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 
-from simplexgrad._docs import parameter_help
-from simplexgrad.io import check_output_path
+from simplexgrad._docs import parameter_help, plain
+from simplexgrad.io import check_output_path, same_file
 
 __all__ = ["Output", "check_outputs", "add_function_options", "new_parser", "summary", "escaped"]
 
@@ -33,16 +33,24 @@ class Output:
         The suffix the file must have (``.h5`` and ``.hdf5`` count as one), or None for any.
     folder : bool
         A folder (its name takes no suffix), not a file.
+
+    in_place : str or None
+        The input parameter this file may be, for a command documented to rewrite its input in place
+        (atomically); any other input is refused.
     """
 
     suffix: str | None = None
     folder: bool = False
+    in_place: str | None = None
 
 
 def check_outputs(outputs: Mapping[str, Output], arguments: dict) -> None:
     """Refuse, before any work, outputs that cannot be written: for each argument declared in
     ``outputs`` and given, a folder where a file goes (or a file where a folder goes), a parent that is a
-    file or not writable, a suffix other than the declared one, and two outputs at one path."""
+    file or not writable, a suffix other than the declared one, two outputs at one path, and an output
+    that is an input file (any other argument naming an existing file; through links too) unless the
+    output declares that input ``in_place``."""
+    check_not_inputs(outputs, arguments)
     seen: dict[str, str] = {}
     for name, value in arguments.items():
         if name not in outputs or not value or not isinstance(value, str):
@@ -57,6 +65,29 @@ def check_outputs(outputs: Mapping[str, Output], arguments: dict) -> None:
         if where in seen:
             raise ValueError(f"{option} {value}: is also {seen[where]}")
         seen[where] = option
+
+
+def check_not_inputs(outputs: Mapping[str, Output], arguments: dict) -> None:
+    """Refuse an output file that is one of the command's input files (see :func:`check_outputs`)."""
+    inputs = [
+        (name, path)
+        for name, value in arguments.items()
+        if name not in outputs
+        for path in (value if isinstance(value, (list, tuple)) else [value])
+        if isinstance(path, str) and path and os.path.isfile(path)
+    ]
+    for name, value in arguments.items():
+        if name not in outputs or outputs[name].folder or not isinstance(value, str) or not value:
+            continue
+        for input_name, path in inputs:
+            if input_name != outputs[name].in_place and same_file(value, path):
+                raise ValueError(
+                    f"{_flag(name)} {value}: is the input {_flag(input_name)} {path}; it would be overwritten"
+                )
+
+
+def _flag(name: str) -> str:
+    return "--" + name.rstrip("_").replace("_", "-")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -83,8 +114,8 @@ def new_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def summary(function: Callable) -> str:
-    """The first paragraph of ``function``'s docstring, on one line."""
-    return inspect.getdoc(function).split("\n\n")[0].replace("\n", " ")
+    """The first paragraph of ``function``'s docstring, on one line, as plain text."""
+    return plain(inspect.getdoc(function).split("\n\n")[0].replace("\n", " "), function)
 
 
 def escaped(text: str) -> str:
@@ -160,7 +191,8 @@ def _add_option(parser, name: str, hint, default, help_text: str | None, require
         options["nargs"] = "*" if optional or (default is not None and not required) else "+"
         hint, origin = item, typing.get_origin(item)
         if hint is int:  # ranges too: --seeds 0-49 is 0, 1, ..., 49
-            options.update(type=_int_or_range, action=_Flattened, metavar=name.rstrip("_").upper())
+            kind = _seed_or_range if name == "seeds" else _int_or_range
+            options.update(type=kind, action=_Flattened, metavar=name.rstrip("_").upper())
             options["help"] += " Ranges count as their numbers: 0-49 is 0 to 49."
             parser.add_argument(flag, dest=name, **options)
             return
@@ -169,7 +201,20 @@ def _add_option(parser, name: str, hint, default, help_text: str | None, require
         options.update(choices=choices, type=type(choices[0]))
     else:
         options.update(type=hint if hint in (int, float, str) else str, metavar=name.rstrip("_").upper())
+        if hint is int and name == "seed":  # NumPy's refusal of a negative seed names no option
+            options["type"] = _seed
     parser.add_argument(flag, dest=name, **options)
+
+
+def _seed(text: str) -> int:
+    """A random seed: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: a seed must be a non-negative integer")
+    return value
 
 
 def _int_or_range(text: str) -> list[int]:
@@ -182,6 +227,14 @@ def _int_or_range(text: str) -> list[int]:
     if last < first:
         raise argparse.ArgumentTypeError(f"range {text!r} ends before it starts")
     return list(range(first, last + 1))
+
+
+def _seed_or_range(text: str) -> list[int]:
+    """:func:`_int_or_range` of seeds: non-negative integers."""
+    values = _int_or_range(text)
+    if values and values[0] < 0:
+        raise argparse.ArgumentTypeError(f"{text}: a seed must be a non-negative integer")
+    return values
 
 
 class _Flattened(argparse.Action):

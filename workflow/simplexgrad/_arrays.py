@@ -26,6 +26,23 @@ def as_layout(array: np.ndarray, layout: Layout) -> np.ndarray:
     return array if layout == "NLA" else np.swapaxes(array, 1, 2)
 
 
+def as_array(values: Any, name: str = "x") -> np.ndarray:
+    """``values`` as a NumPy array: a torch tensor (with or without ``requires_grad``, on any device, in
+    any dtype), a JAX or TensorFlow array, a (nested) list; ragged lists are refused naming ``name``."""
+    if callable(getattr(values, "detach", None)) and callable(getattr(values, "cpu", None)):  # torch
+        values = values.detach().cpu()
+        if not values.dtype.is_floating_point or values.element_size() < 4:  # bfloat16 has no NumPy twin
+            values = values.float()
+        return values.numpy()
+    try:
+        array = np.asarray(values)
+    except ValueError as error:  # a ragged list
+        raise ValueError(f"{name}: not an array of equal-length sequences ({error})") from None
+    if array.dtype == object:
+        raise ValueError(f"{name}: not an array of numbers (a ragged list or mixed objects)")
+    return array
+
+
 def alphabet_axis(array: np.ndarray, axis: int, alphabet_size: int | None = None) -> int:
     """Normalise ``axis`` for ``array`` and check that it can be an alphabet axis (size >= 2) and, unless
     ``alphabet_size`` is None, that it has ``alphabet_size`` letters (the message names the axis to pass)."""

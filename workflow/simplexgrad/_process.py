@@ -27,6 +27,7 @@ __all__ = [
     "NATIVE_NOISE",
     "Stopped",
     "stop_on_signals",
+    "defer_early_stops",
     "stop_requested",
     "check_stop",
     "stops_at_safe_points",
@@ -95,6 +96,19 @@ def stop_on_signals() -> None:
     if sys.unraisablehook is not _on_unraisable:
         _previous_unraisablehook = sys.unraisablehook
         sys.unraisablehook = _on_unraisable
+
+
+def defer_early_stops() -> None:
+    """Record SIGTERM and SIGINT, raising nothing, until :func:`stop_on_signals` installs the handlers:
+    the command line calls it first thing, so that a Ctrl-C during its imports stops the command at its
+    first safe point (one line, status 130) instead of printing a ``KeyboardInterrupt`` traceback."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _record_stop_signal)
+
+
+def _record_stop_signal(signum: int, frame) -> None:  # a signal handler's signature
+    if _state.received is None:
+        _state.received = signum
 
 
 def stop_requested() -> int | None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simplexgrad._arrays import GradientFunction, OutputKind, Target
+from simplexgrad._model_files import TORCH_SUFFIXES, is_factory, load_torch_model
 from simplexgrad._optional import needs
 from simplexgrad._startup import KERAS_LAZY_TENSORFLOW, skipped_imports
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # keras is imported where it is used, so a torch model never 
 __all__ = [
     "configure_threads",
     "load_model",
+    "as_model",
     "seed_everything",
     "OutputKind",
     "is_torch_model",
@@ -119,25 +121,37 @@ def seed_everything(seed: int) -> None:
             lazy_tensorflow._available = None
 
 
-def load_model(path: str | os.PathLike) -> keras.Model:
-    """Load a ``.keras`` model for inference (no optimizer state, no custom training objects needed).
+def load_model(path: str | os.PathLike, state_dict: str | os.PathLike | None = None) -> Any:
+    """Load a model for inference: Keras ``.keras`` or ``.h5`` (no optimizer state, no custom training
+    objects needed), a TorchScript file, or ``package.module:factory`` with a ``state_dict`` file (see
+    :func:`simplexgrad._model_files.load_torch_model`; torch is imported only for these).
 
     Raises
     ------
     FileNotFoundError
         When ``path`` does not exist.
     ValueError
-        When it is not a readable Keras model file (naming the file).
+        When it is not a readable model file (naming the file).
     """
+    if is_factory(path) or state_dict is not None:
+        return load_torch_model(path, state_dict)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: model file not found")
+    if str(path).lower().endswith(TORCH_SUFFIXES):
+        return load_torch_model(path)  # TorchScript, or one line saying what the file is
     with needs("keras", "simplexgrad.backend"):
         import keras
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: model file not found")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a damaged archive
         raise ValueError(f"{path}: not a readable .keras model ({type(error).__name__}: {error})") from None
+
+
+def as_model(model: Any) -> Any:
+    """``model`` itself, or the model a path (``str`` or ``os.PathLike``) names, loaded by :func:`load_model`
+    (what the attribution methods do with a model given as a path)."""
+    return load_model(model) if isinstance(model, (str, os.PathLike)) else model
 
 
 def scoring_model(model: keras.Model, output: OutputKind = "probability") -> keras.Model:

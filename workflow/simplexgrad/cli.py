@@ -49,7 +49,8 @@ class Command:
         Its line in ``simplexgrad --help``.
     outputs : mapping of str to Output
         The function's parameters that name what it writes (a file with or without a required suffix, or
-        a folder), checked before anything runs.
+        a folder), checked before anything runs. Every other parameter naming an existing file is an
+        input, which no output may be (through links too) unless the output declares it ``in_place``.
     options : str or None
         For a function taking ``**options``: ``module:function`` giving the options it accepts (name ->
         (type, help)).
@@ -109,9 +110,13 @@ COMMANDS: dict[str, Command] = {
     "invivo-ensemble": Command("simplexgrad.studies.invivo:invivo_ensemble", "keras",
                                "an ensemble's maps, angles and AUROC", {"out_dir": FOLDER}),
     "correct": Command("simplexgrad.attribution.maps:correct_file", None,
-                       "correct any attribution file (.npy, .npz, .h5)", {"out": FILE}),  # suffix: --in's
+                       "correct any attribution file (.npy, .npz, .h5)",
+                       {"out": Output(in_place="in_")}),  # suffix: --in's; --out --in rewrites it
     "angles": Command("simplexgrad.studies.model_angles:angles", "keras",
                       "how far any Keras model's saliency leans off the simplex", {"out": FILE, **FIGURE}),
+    "report": Command("simplexgrad.studies.report:report", "keras",
+                      "your model and FASTA or BED: corrected maps, angles, motifs, one HTML page",
+                      {"out": FOLDER}),
     "modisco": Command("simplexgrad.studies.modisco:modisco_file", "modisco",
                        "tfmodisco-lite motifs of raw or corrected maps", {"out_dir": FOLDER}),
     "modisco-kernels": Command("simplexgrad.studies.modisco:modisco_kernels", "modisco",
@@ -124,7 +129,7 @@ COMMANDS: dict[str, Command] = {
     "figure": Command("simplexgrad.figures:FIGURES", "workflow",
                       "draw one figure of the study (PDF and PNG)", FIGURE),  # every figure's outputs
 }  # fmt: skip
-USER_ERRORS = (ValueError, LookupError, OSError, DownloadError)
+USER_ERRORS = (ValueError, LookupError, OSError, DownloadError, MemoryError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +142,8 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop_on_signals()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--debug"]:  # `simplexgrad --debug COMMAND ...`: the command's own --debug
+        argv = [*argv[1:], "--debug"]
     debug = "--debug" in argv
     command = argv[0] if argv and argv[0] in COMMANDS else None
     try:
@@ -179,6 +186,8 @@ def _one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename and error.strerror:
         return f"{error.filename}: {error.strerror}"
     message = str(error).strip().replace("\n", " ") if str(error).strip() else type(error).__name__
+    if isinstance(error, MemoryError):  # nothing was written: outputs are renamed into place when complete
+        return f"out of memory ({message}); nothing written: use a smaller input or a larger machine"
     return message[1:-1] if isinstance(error, KeyError) and message.startswith("'") else message
 
 

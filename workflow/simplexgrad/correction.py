@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simplexgrad._arrays import alphabet_axis
+from simplexgrad._arrays import alphabet_axis, as_array, check_finite
 from simplexgrad._optional import needs
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "large_angle_fraction",
     "angle_statistics",
     "check_thresholds",
-    "isotropic_angles",
     "simplex_angle_ops",
 ]
 
@@ -46,9 +45,21 @@ def correct(grads: np.ndarray, axis: int = -1, alphabet_size: int | None = 4) ->
     -------
     numpy.ndarray
         Same shape as ``grads``: ``g - mean_a(g)``, which sums to zero over ``axis``.
+
+    Raises
+    ------
+    ValueError
+        For NaN or inf in ``grads`` (naming the first), as the command line refuses them: one NaN would
+        spread over its position's letters.
     """
-    grads = np.asarray(grads)
+    grads = as_array(grads, "grads")
     axis = alphabet_axis(grads, axis, alphabet_size)
+    check_finite(grads, "grads")
+    return _centred(grads, axis)
+
+
+def _centred(grads: np.ndarray, axis: int) -> np.ndarray:
+    """``grads - grads.mean(axis)``: :func:`correct` without its checks (NaN propagates)."""
     return grads - grads.mean(axis=axis, keepdims=True)
 
 
@@ -85,7 +96,7 @@ def simplex_angle(
     axis = alphabet_axis(grads, axis, alphabet_size)
     size = grads.shape[axis]
     normal_component = grads.sum(axis=axis) / np.sqrt(size)
-    in_plane_norm = np.linalg.norm(correct(grads, axis=axis, alphabet_size=None), axis=axis)
+    in_plane_norm = np.linalg.norm(_centred(grads, axis), axis=axis)
     angles = np.degrees(np.arctan2(normal_component, in_plane_norm))
     if zero != 0:
         angles = np.where(np.any(grads != 0, axis=axis), angles, np.asarray(zero, dtype=angles.dtype))
@@ -165,7 +176,7 @@ def angle_statistics(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_abs = np.where(nonzero, np.abs(angles), 0.0).sum(axis=1) / nonzero.sum(axis=1)
         total = np.square(grads).sum(axis=(1, 2))
-        removed = total - np.square(correct(grads, axis=axis, alphabet_size=None)).sum(axis=(1, 2))
+        removed = total - np.square(_centred(grads, alphabet_axis(grads, axis))).sum(axis=(1, 2))
         removed_fraction = np.where(total > 0, removed / np.where(total > 0, total, 1.0), np.nan)
     statistics = {"mean_abs_angle": mean_abs}
     fractions = large_angle_fraction(np.nan_to_num(angles, nan=0.0), thresholds)
@@ -174,52 +185,6 @@ def angle_statistics(
     statistics["zero_gradient_percent"] = 100.0 * (1.0 - nonzero.mean(axis=1))
     statistics["removed_norm_fraction"] = removed_fraction
     return statistics
-
-
-def isotropic_angles(
-    alphabet_size: int = 4, thresholds: Sequence[float] = ANGLE_THRESHOLDS, points: int = 200_001
-) -> dict[str, object]:
-    """The simplex angles of gradients that point in random directions: the null of a model that learned
-    nothing about the simplex.
-
-    For a gradient drawn uniformly on the sphere of ``R^A``, ``sin θ`` is one coordinate of a uniform
-    unit vector, whose density is proportional to ``(1 − s²)^((A − 3)/2)``; the signed angle θ therefore
-    has density proportional to ``cos(θ)^(A − 2)`` on [−90°, 90°] (``cos² θ`` for DNA). Its standard
-    deviation for DNA is ``sqrt(π²/12 − 1/2)`` radians, 32.5°, with 39.1, 18.2 and 5.8 % of positions
-    above 30, 45 and 60°. Computed by integrating the density on a grid, for any alphabet size.
-
-    Parameters
-    ----------
-    alphabet_size : int
-        ``A >= 2``.
-    thresholds : sequence of float
-        Angles (degrees, in [0, 90]) for the large-angle percentages.
-    points : int
-        Grid points on [0°, 90°] (the density is symmetric).
-
-    Returns
-    -------
-    dict
-        ``sd`` and ``mean_abs`` (degrees), and ``percent_above``: ``(len(thresholds),)`` % of positions
-        with ``|θ|`` above each threshold.
-    """
-    if alphabet_size < 2:
-        raise ValueError(f"alphabet_size must be >= 2; got {alphabet_size}")
-    limits = check_thresholds(thresholds)
-    theta = np.linspace(0.0, np.pi / 2, points)
-    step = theta[1] - theta[0]
-
-    def integral(values: np.ndarray) -> float:  # the trapezoid rule on the grid
-        return float(step * (values.sum() - (values[0] + values[-1]) / 2))
-
-    density = np.cos(theta) ** (alphabet_size - 2)
-    mass = integral(density)
-    above = [integral(np.where(np.degrees(theta) > limit, density, 0.0)) / mass for limit in limits]
-    return {
-        "sd": float(np.degrees(np.sqrt(integral(theta**2 * density) / mass))),
-        "mean_abs": float(np.degrees(integral(theta * density) / mass)),
-        "percent_above": 100.0 * np.asarray(above),
-    }
 
 
 def simplex_angle_ops(grads, axis: int = -1, epsilon: float = 1e-12):

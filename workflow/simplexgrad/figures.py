@@ -119,7 +119,7 @@ def fig3a_patch(
     maps = io.load_attributions(attributions)
     if not 0 <= sequence < len(maps["raw"]):
         raise ValueError(f"{attributions}: sequence must be in [0, {len(maps['raw'])}); got {sequence}")
-    truth = ground_truth_of(maps, data)[sequence]
+    truth = ground_truth_of(maps, data, attributions)[sequence]
     width = min(width, len(truth))
     start = patch_start(information_content(truth[None])[0], width)
     raw = maps["raw"][sequence]

@@ -5,20 +5,20 @@ train / valid / test, plus ``model_<split>`` (N, L, A) ground-truth probabilitie
 Attribution files are ``.npz`` with ``raw``, ``corrected``, ``x`` (N, L, A), ``indices`` (N,) and ``params``.
 
 A file is written under a temporary name in its destination folder and renamed into place only when
-complete, so a failure (or a SIGTERM, see :mod:`simplexgrad.cli`) never leaves a partial output behind;
-partial files left by a killed process are removed by the next write of the same output.
+complete (:mod:`simplexgrad._atomic`), so a failure, a full disk or a SIGTERM (see :mod:`simplexgrad.cli`)
+never leaves a partial output behind; partial files left by a killed process are removed by the next write
+of the same output, never those of a live writer.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +26,22 @@ import h5py
 import numpy as np
 
 from simplexgrad._arrays import as_sequences, check_finite, check_one_hot
+from simplexgrad._atomic import (
+    atomic_output,
+    atomic_outputs,
+    is_out_of_space,
+    missing_folders,
+    remove_stale_partials,
+)
 
 __all__ = [
     "SPLITS",
     "Split",
     "atomic_output",
+    "atomic_outputs",
+    "remove_stale_partials",
+    "missing_folders",
+    "is_out_of_space",
     "create_reproducible_h5",
     "split_rows",
     "select_rows",
@@ -38,9 +49,12 @@ __all__ = [
     "load_split",
     "read_dataset",
     "check_output_path",
+    "check_input_file",
+    "same_file",
     "save_attributions",
     "load_attributions",
     "ground_truth_of",
+    "check_explains",
 ]
 
 SPLITS = ("train", "valid", "test")
@@ -49,51 +63,20 @@ ATTRIBUTION_KEYS = ("raw", "corrected", "x", "indices", "params")
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
-    destination = Path(path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{destination.name}.partial."
-    for stale in destination.parent.glob(f"{glob_escape(prefix)}*"):  # left by a killed process
-        stale.unlink(missing_ok=True)
-    # Keep the destination's suffix: some writers (Keras) insist on it.
-    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=destination.suffix, dir=destination.parent)
-    os.close(handle)
-    temporary_path = Path(temporary)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary_path, 0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual mode
-    try:
-        yield temporary_path
-        # A writer that appends its own suffix (numpy's save/savez given a path) leaves the temporary
-        # file empty and the data beside it: never rename that into place as if it were the output.
-        strays = sorted(destination.parent.glob(f"{glob_escape(temporary_path.name)}?*"))
-        if strays:
-            raise RuntimeError(
-                f"{destination}: the writer wrote {strays[0].name} instead of the temporary file; "
-                "pass writers an open file object"
-            )
-        os.replace(temporary_path, destination)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        for stray in destination.parent.glob(f"{glob_escape(temporary_path.name)}?*"):
-            stray.unlink(missing_ok=True)
-        raise
-    log.info("wrote %s", destination)
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with glob metacharacters escaped."""
-    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
-
-
-def create_reproducible_h5(path: str | os.PathLike) -> h5py.File:
+def create_reproducible_h5(path: str | os.PathLike, in_memory: bool = False) -> h5py.File:
     """A new HDF5 file, opened for writing, that records no timestamps: the same content gives the same
-    bytes. Create its datasets with ``track_times=False``."""
+    bytes. Create its datasets with ``track_times=False``.
+
+    With ``in_memory=True`` the file lives in memory only (``path`` names it); its bytes are
+    ``handle.id.get_file_image()``, for the caller to write with Python's file functions, whose errors
+    (a full disk) are ordinary exceptions where HDF5's own writes can end the process.
+    """
     properties = h5py.h5p.create(h5py.h5p.FILE_CREATE)
     properties.set_obj_track_times(False)  # the root group would otherwise carry its creation time
-    file_id = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=properties)
+    access = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    if in_memory:
+        access.set_fapl_core(64 * 1024 * 1024, False)
+    file_id = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fcpl=properties, fapl=access)
     return h5py.File(file_id)
 
 
@@ -125,10 +108,13 @@ def write_dataset_file(
 ) -> None:
     """Write a dataset file (see the module docstring) atomically and byte-reproducibly.
 
+    The file is built in memory and written in one piece, so that a full disk is one ``OSError`` naming
+    ``path`` (HDF5 writing to a full disk can crash the process).
+
     ``splits[split][key]`` becomes the gzip-compressed dataset ``{key}_{split}`` (e.g. ``x_train``);
     ``attributes`` become file attributes, lists and dicts as JSON.
     """
-    with atomic_output(path) as temporary, create_reproducible_h5(temporary) as handle:
+    with create_reproducible_h5(f"{path}.in-memory", in_memory=True) as handle:
         for name, arrays in splits.items():
             for key, array in arrays.items():
                 handle.create_dataset(
@@ -141,6 +127,10 @@ def write_dataset_file(
                 )
         for key, value in attributes.items():
             handle.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        handle.flush()
+        image = handle.id.get_file_image()
+    with atomic_output(path) as temporary, open(temporary, "wb") as out:
+        out.write(image)
 
 
 @dataclass(frozen=True)
@@ -239,6 +229,8 @@ def check_output_path(path: str | os.PathLike, option: str, folder: bool = False
     if target.exists() and target.is_dir() != folder:
         kind = "a file, not a folder" if folder else "a folder; name a file"
         raise ValueError(f"{option} {path}: is {kind}")
+    if target.exists() and not folder and not target.is_file():
+        raise ValueError(f"{option} {path}: is not a regular file (a device or a pipe); name a file")
     parent = target if folder and target.exists() else target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -252,6 +244,27 @@ def check_output_path(path: str | os.PathLike, option: str, folder: bool = False
         raise ValueError(f"{option} {path}: cannot write in {parent} ({error.strerror})") from None
     os.close(handle)
     os.unlink(probe)
+
+
+def check_input_file(path: str | os.PathLike, option: str) -> None:
+    """Refuse, before any work, an input that is not a readable regular file: ``-`` (standard input is
+    not read), a missing path, a folder, a device or a pipe (``/dev/null``)."""
+    if str(path) == "-":
+        raise ValueError(f"{option} -: standard input is not read; name a file")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{option} {path}: file not found")
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a folder; name a file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{option} {path}: is not a regular file (a device or a pipe); name a file")
+
+
+def same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Whether two paths name one existing file, through symbolic and hard links."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return False
 
 
 def select_rows(
@@ -295,12 +308,16 @@ def save_attributions(
     x: np.ndarray,
     indices: np.ndarray,
     params: dict,
+    names: Sequence[str] | None = None,
 ) -> None:
     """Write an attribution file: ``raw``, ``corrected``, ``x`` (N, L, A), the rows of the split they
-    came from (``indices``, (N,)) and the method's parameters as JSON (``params``)."""
+    came from (``indices``, (N,)), the method's parameters as JSON (``params``) and, for sequences read
+    from a FASTA or BED file, their ``names`` ((N,) str)."""
+    named = {} if names is None else {"names": np.asarray(names, dtype=str)}
     with atomic_output(path) as temporary, open(temporary, "wb") as handle:
         np.savez(
             handle,
+            **named,
             raw=raw.astype(np.float32),
             corrected=corrected.astype(np.float32),
             x=x.astype(np.float32),
@@ -333,9 +350,63 @@ def load_attributions(path: str | os.PathLike) -> dict:
     return contents
 
 
-def ground_truth_of(attributions: Mapping, data: str) -> np.ndarray:
-    """The ground-truth probabilities ``(N, L, 4)`` of the sequences in an attribution file."""
-    split = load_split(data, attributions["params"]["split"])
+def ground_truth_of(
+    attributions: Mapping,
+    data: str,
+    source: str | os.PathLike = "the attribution file",
+    split: Split | None = None,
+) -> np.ndarray:
+    """The ground-truth probabilities ``(N, L, 4)`` of the sequences in an attribution file, after
+    checking that the file explains those sequences (:func:`check_explains`).
+
+    Parameters
+    ----------
+    attributions : mapping
+        An attribution file's contents (:func:`load_attributions`).
+    data : str
+        The dataset file (.h5) the maps were made on.
+    source : str or os.PathLike
+        The attribution file's path, for messages.
+    split : Split or None
+        The split, if already read from ``data``.
+    """
+    split = split if split is not None else load_split(data, attributions["params"]["split"])
+    check_explains(attributions, split.x, source, data)
     if split.ground_truth_probs is None:
         raise ValueError(f"{data}: no ground-truth sequence models (model_* keys); is it synthetic data?")
     return split.ground_truth_probs[attributions["indices"]]
+
+
+def check_explains(attributions: Mapping, x: np.ndarray, source: str | os.PathLike, data: str) -> None:
+    """Refuse an attribution file whose rows are not rows of ``x`` (the split of ``data`` it claims to
+    explain) or whose stored sequences differ from those rows: maps scored against other sequences than
+    they were made on give numbers of chance, without an error.
+
+    Raises
+    ------
+    ValueError
+        One line naming both files: row indices out of range, or the first row whose sequence differs.
+    """
+    indices = np.asarray(attributions["indices"])
+    stored = np.asarray(attributions["x"])
+    split = attributions.get("params", {}).get("split", "?")
+    if indices.ndim != 1 or len(indices) != len(stored):
+        raise ValueError(f"{source}: {indices.shape} row indices for {len(stored)} sequences")
+    if indices.size and (indices.min() < 0 or indices.max() >= len(x)):
+        raise ValueError(
+            f"{source}: row indices up to {int(indices.max())} do not fit the {len(x)} rows of "
+            f"{data}:x_{split}; the maps were made on another dataset"
+        )
+    if stored.shape[1:] != x.shape[1:]:
+        raise ValueError(
+            f"{source}: sequences of shape {stored.shape[1:]} do not match {data}:x_{split} "
+            f"{x.shape[1:]}; the maps were made on another dataset"
+        )
+    differ = np.flatnonzero(np.any(stored != x[indices], axis=(1, 2)))
+    if differ.size:
+        row = int(differ[0])
+        raise ValueError(
+            f"{source}: its stored sequences differ from {data}:x_{split} in {differ.size} of "
+            f"{len(indices)} rows (first: row {row}, split row {int(indices[row])}); the maps were made "
+            "on another dataset"
+        )

@@ -9,17 +9,23 @@ files and turns the command line's texts into the methods' options.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
+import sys
 import types
 import typing
 from typing import Literal
 
-from simplexgrad._arrays import OutputKind, check_method_list
+import numpy as np
+
+from simplexgrad._arrays import Layout, OutputKind, as_layout, check_method_list
 from simplexgrad._docs import parameter_help
+from simplexgrad._model_files import chosen_units, input_length, output_head, output_units
 from simplexgrad.attribution.methods import METHODS, method_options
 from simplexgrad.backend import configure_threads, load_model
+from simplexgrad.data.sequences import NO_SEQUENCE_FILE, SequenceInput
 
 __all__ = ["attribute_file", "attribute_methods_file", "command_options"]
 
@@ -28,16 +34,20 @@ log = logging.getLogger(__name__)
 
 def attribute_file(
     model: str,
-    data: str,
     out: str,
     method: str,
+    data: str | None = None,
+    inputs: SequenceInput = NO_SEQUENCE_FILE,
     split: Literal["train", "valid", "test"] = "test",
     positives_only: bool = False,
     num_seqs: int | None = None,
-    class_index: int = 0,
+    class_index: list[str] | None = None,
     output: OutputKind = "probability",
     batch_size: int = 128,
     threads: int | None = None,
+    state_dict: str | None = None,
+    layout: Layout = "NLA",
+    output_head: str | None = None,
     **options,
 ) -> None:
     """Raw and corrected maps of a saved model on a dataset split, written as an attribution file.
@@ -45,27 +55,35 @@ def attribute_file(
     Parameters
     ----------
     model : str
-        Trained model (.keras).
-    data : str
-        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``.
+        Trained model: Keras (.keras, .h5), TorchScript (.pt), or package.module:factory with --state-dict.
     out : str
-        Attribution file to write (.npz): raw, corrected, x, indices and the parameters.
+        Attribution file to write (.npz): raw, corrected, x, indices, the parameters (and names).
     method : str
         One of :data:`METHODS`.
+    data : str or None
+        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``; or give --sequences, or --bed and --genome.
+    inputs : SequenceInput
+        Sequences from a FASTA file or a BED file and a genome instead of --data (:class:`SequenceInput`).
     split : {'train', 'valid', 'test'}
         Dataset split to explain.
     positives_only : bool
         Keep only sequences labelled 1 in output ``class_index``.
     num_seqs : int or None
         Explain only the first N selected sequences.
-    class_index : int
-        Output unit to explain.
+    class_index : list of str or None
+        Output units: one (default 0), several (0 2 5-7) or all; several write OUT_unit<k>.npz files.
     output : {'probability', 'logit'}
         Differentiate the sigmoid output or its logit.
     batch_size : int
         Model inputs per gradient call.
     threads : int or None
         CPU threads for the backend.
+    state_dict : str or None
+        Weights (torch.save of a state_dict) of a PyTorch model given as package.module:factory.
+    layout : {'NLA', 'NAL'}
+        The model's input layout: (N, L, 4) or (N, 4, L) (PyTorch's usual one); maps are written NLA.
+    output_head : str or None
+        Output head (name or index) of a model with several outputs.
     **options
         The method's own options (:func:`method_options`); unset ones take the method's defaults.
     """
@@ -73,22 +91,27 @@ def attribute_file(
     if unknown:
         raise ValueError(f"{method} has no option(s) {unknown}; its options: {list(method_options(method))}")
     settings = (split, positives_only, num_seqs, class_index, output, batch_size, threads)
-    _attribute(model, data, {out: (method, options)}, *settings)
+    source = ModelSource(model, state_dict, layout, output_head)
+    _attribute(source, data, inputs, {out: (method, options)}, *settings)
 
 
 def attribute_methods_file(
     model: str,
-    data: str,
     out_dir: str,
     methods: list[str],
+    data: str | None = None,
+    inputs: SequenceInput = NO_SEQUENCE_FILE,
     split: Literal["train", "valid", "test"] = "test",
     positives_only: bool = False,
     num_seqs: int | None = None,
-    class_index: int = 0,
+    class_index: list[str] | None = None,
     output: OutputKind = "probability",
     batch_size: int = 128,
     threads: int | None = None,
     options: list[str] | None = None,
+    state_dict: str | None = None,
+    layout: Layout = "NLA",
+    output_head: str | None = None,
 ) -> None:
     """Maps of several methods from one load of the model and the data, one attribution file per method.
 
@@ -98,22 +121,24 @@ def attribute_methods_file(
     Parameters
     ----------
     model : str
-        Trained model (.keras).
-    data : str
-        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``.
+        Trained model: Keras (.keras, .h5), TorchScript (.pt), or package.module:factory with --state-dict.
     out_dir : str
         Folder to write one attribution file per method in, named ``<method>.npz``.
         Each holds raw and corrected ``(N, L, A)``, x ``(N, L, A)``, indices ``(N,)`` and the parameters.
     methods : list of str
         Methods of :data:`METHODS`, each named once.
+    data : str or None
+        Dataset file (.h5) with ``x_<split>`` and ``y_<split>``; or give --sequences, or --bed and --genome.
+    inputs : SequenceInput
+        Sequences from a FASTA file or a BED file and a genome instead of --data (:class:`SequenceInput`).
     split : {'train', 'valid', 'test'}
         Dataset split to explain.
     positives_only : bool
         Keep only sequences labelled 1 in output ``class_index``.
     num_seqs : int or None
         Explain only the first N selected sequences.
-    class_index : int
-        Output unit to explain.
+    class_index : list of str or None
+        Output units: one (default 0), several (0 2 5-7) or all; several give <method>_unit<k>.npz files.
     output : {'probability', 'logit'}
         Differentiate the sigmoid output or its logit.
     batch_size : int
@@ -123,6 +148,12 @@ def attribute_methods_file(
     options : list of str or None
         Methods' own options as METHOD.NAME=VALUE, e.g. integrated_gradients.steps=25.
         Unset ones take the method's defaults (:func:`method_options`).
+    state_dict : str or None
+        Weights (torch.save of a state_dict) of a PyTorch model given as package.module:factory.
+    layout : {'NLA', 'NAL'}
+        The model's input layout: (N, L, 4) or (N, 4, L) (PyTorch's usual one); maps are written NLA.
+    output_head : str or None
+        Output head (name or index) of a model with several outputs.
     """
     check_method_list(methods)
     for method in methods:
@@ -130,7 +161,7 @@ def attribute_methods_file(
     chosen = _parsed_options(options or [], methods)
     outputs = {os.path.join(out_dir, f"{method}.npz"): (method, chosen[method]) for method in methods}
     settings = (split, positives_only, num_seqs, class_index, output, batch_size, threads)
-    _attribute(model, data, outputs, *settings)
+    _attribute(ModelSource(model, state_dict, layout, output_head), data, inputs, outputs, *settings)
 
 
 def command_options() -> dict[str, tuple[object, str]]:
@@ -192,36 +223,88 @@ def _option_value(hint: object, text: str, item: str) -> object:
         raise ValueError(f"option {item!r}: {text!r} is not a valid {hint.__name__}") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """A model as a command names it: the file or import string, its ``state_dict`` file (a PyTorch
+    factory's), the input layout it takes and the output head to explain."""
+
+    model: str
+    state_dict: str | None = None
+    layout: Layout = "NLA"
+    output_head: str | None = None
+
+    def load(self):
+        """The model with one output head; its stated input shape checked against :attr:`layout`."""
+        loaded = output_head(load_model(self.model, self.state_dict), self.output_head, self.model)
+        input_length(loaded, self.layout, self.model)
+        return loaded
+
+
+def model_sequences(
+    source: ModelSource, loaded, inputs: SequenceInput, num_seqs: int | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """One-hot ``(N, L, 4)`` float32 sequences and their names ``(N,)`` from a FASTA or BED file, at the
+    loaded model's input length, and what they were read from."""
+    found = inputs.read(input_length(loaded, source.layout, source.model))
+    if num_seqs is not None and num_seqs < 1:
+        raise ValueError(f"num_seqs must be >= 1; got {num_seqs}")
+    return found.x[:num_seqs], found.names[:num_seqs], found.source
+
+
 def _attribute(
-    model: str,
-    data: str,
+    source: ModelSource,
+    data: str | None,
+    inputs: SequenceInput,
     outputs: dict[str, tuple[str, dict]],
     split: str,
     positives_only: bool,
     num_seqs: int | None,
-    class_index: int,
+    class_index: list[str] | int | None,
     output: OutputKind,
     batch_size: int,
     threads: int | None,
 ) -> None:
     """Write ``outputs`` (attribution file → (method, its options)) from one load of the model and of the
-    selected sequences, computing every method's maps before the first file is written; the other
-    arguments as for :func:`attribute_file`."""
+    selected sequences (a dataset split, or ``inputs``), computing every method's maps before the first
+    file is written; the other arguments as for :func:`attribute_file`."""
     from simplexgrad import io  # here: h5py only for files, so `import simplexgrad` stays NumPy-only
 
     configure_threads(threads)
-    split_data = io.load_split(data, split)
-    indices = io.select_rows(split_data.y, positives_only, num_seqs, class_index, f"{data}:{split}")
-    x = split_data.x[indices]
-    loaded = load_model(model)
-    shared = {"batch_size": batch_size, "class_index": class_index, "output": output}
+    if inputs.given() == (data is not None):
+        raise ValueError("give the sequences as --data (a dataset file), --sequences or --bed, one of them")
+    if inputs.given() and positives_only:
+        raise ValueError("--positives-only needs labels: it goes with --data, not --sequences or --bed")
+    names = None
+    class_index = [class_index] if isinstance(class_index, int) else class_index
+    label = [] if "all" in map(str, class_index or ()) else chosen_units(class_index, sys.maxsize, "")
+    if positives_only and len(label) != 1:
+        raise ValueError("--positives-only selects by one label column: give one --class-index")
+    if data is not None:
+        split_data = io.load_split(data, split)
+        unit = label[0] if positives_only else 0  # the labels' column matters only for positives
+        indices = io.select_rows(split_data.y, positives_only, num_seqs, unit, f"{data}:{split}")
+        x, where = split_data.x[indices], f"{data}:{split}"
+    loaded = source.load()
+    if data is None:
+        x, names, where = model_sequences(source, loaded, inputs, num_seqs)
+        indices = np.arange(len(x))
+    layout = source.layout
+    units = chosen_units(
+        class_index, output_units(loaded, as_layout(x[:2], layout), source.model), source.model
+    )
+    shared = {"batch_size": batch_size, "output": output, "layout": layout}
     maps = {}
-    for out, (method, options) in outputs.items():
-        parameters = {**shared, **options}
+    for (out, (method, options)), unit in ((item, unit) for item in outputs.items() for unit in units):
+        out = out if len(units) == 1 else f"{os.path.splitext(out)[0]}_unit{unit}.npz"  # one file per unit
+        parameters = {**shared, "class_index": unit, **options}
         defaults = {name: p.default for name, p in method_options(method).items()}
-        log.info("%s on %d sequences of %s:%s: %s", method, len(x), data, split, {**defaults, **parameters})
-        raw, corrected = METHODS[method](loaded, x, return_corrected=True, progress=True, **parameters)
-        source = {"method": method, "split": split, "model": os.path.basename(model)}
-        maps[out] = raw, corrected, {**source, **defaults, **parameters}
+        log.info("%s on %d sequences of %s: %s", method, len(x), where, {**defaults, **parameters})
+        raw, corrected = METHODS[method](
+            loaded, as_layout(x, layout), return_corrected=True, progress=True, **parameters
+        )
+        record = {"method": method, "split": split, "model": os.path.basename(source.model)}
+        if data is None:
+            record.update(split="", sequences=os.path.basename(where))
+        maps[out] = as_layout(raw, layout), as_layout(corrected, layout), {**record, **defaults, **parameters}
     for out, (raw, corrected, record) in maps.items():
-        io.save_attributions(out, raw, corrected, x, indices, record)
+        io.save_attributions(out, raw, corrected, x, indices, record, names)

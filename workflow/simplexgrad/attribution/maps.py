@@ -16,21 +16,40 @@ import os
 import shutil
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from simplexgrad._arrays import ALPHABET_AXIS, Layout, as_layout, check_finite, check_one_hot
+from simplexgrad.attribution._streams import ArraySource, open_source, write_blocks
 from simplexgrad.correction import (
     ANGLE_THRESHOLDS,
     angle_statistics,
     check_thresholds,
     correct,
 )
-from simplexgrad.io import atomic_output, check_output_path, open_hdf5, read_dataset
+from simplexgrad.io import (
+    atomic_output,
+    atomic_outputs,
+    check_input_file,
+    check_output_path,
+    open_hdf5,
+    read_dataset,
+    same_file,
+)
 
-__all__ = ["HDF5_SUFFIXES", "read_array", "write_array_like", "to_nla", "correct_file", "write_tsv"]
+__all__ = [
+    "HDF5_SUFFIXES",
+    "read_array",
+    "write_array_like",
+    "to_nla",
+    "check_layout",
+    "check_not_inputs",
+    "correct_file",
+    "write_tsv",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,28 +143,38 @@ def write_array_like(source: str | os.PathLike, out: str | os.PathLike, key: str
 
 def to_nla(array: np.ndarray, layout: Layout, name: str, alphabet_size: int = 4) -> np.ndarray:
     """A ``(N, L, A)`` view of a map or one-hot array given in ``layout``, after checking its rank, its
-    alphabet axis and that it is finite."""
+    alphabet axis and that it is real and finite."""
+    check_layout(array.shape, array.dtype, layout, name, alphabet_size)
+    check_finite(array, name)
+    return as_layout(array, layout)
+
+
+def check_layout(
+    shape: tuple[int, ...], dtype: np.dtype, layout: Layout, name: str, alphabet_size: int = 4
+) -> None:
+    """Refuse, from its shape and type alone, an array that is not ``(N, L, A)`` maps in ``layout``
+    (the message says which layout it looks like), holds none, or is not real numbers."""
     if layout not in ALPHABET_AXIS:
         raise ValueError(f"layout must be NLA or NAL; got {layout!r}")
-    if array.ndim != 3:
-        raise ValueError(f"{name} must be 3-D ({layout}); got shape {array.shape}")
-    if array.shape[ALPHABET_AXIS[layout]] != alphabet_size:
+    if len(shape) != 3:
+        raise ValueError(f"{name} must be 3-D ({layout}); got shape {shape}")
+    if shape[ALPHABET_AXIS[layout]] != alphabet_size:
         other = "NAL" if layout == "NLA" else "NLA"
         hint = (
             f"it looks like {other}: pass --layout {other} (layout='{other}')"
-            if array.shape[ALPHABET_AXIS[other]] == alphabet_size
+            if shape[ALPHABET_AXIS[other]] == alphabet_size
             else f"is --alphabet-size {alphabet_size} right?"
         )
         raise ValueError(
-            f"{name} has shape {array.shape}: its alphabet axis ({layout}, axis {ALPHABET_AXIS[layout]}) "
+            f"{name} has shape {shape}: its alphabet axis ({layout}, axis {ALPHABET_AXIS[layout]}) "
             f"should have {alphabet_size} letters; {hint}"
         )
-    if array.shape[0] == 0 or array.shape[1 + (layout == "NAL")] == 0:
-        raise ValueError(f"{name} holds no maps (shape {array.shape}): nothing to correct")
-    if not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"{name} is not numeric (dtype {array.dtype})")
-    check_finite(array, name)
-    return as_layout(array, layout)
+    if shape[0] == 0 or shape[1 + (layout == "NAL")] == 0:
+        raise ValueError(f"{name} holds no maps (shape {shape}): nothing to correct")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} holds complex numbers (dtype {dtype}); attribution maps are real")
+    if not np.issubdtype(dtype, np.number):
+        raise ValueError(f"{name} is not numeric (dtype {dtype})")
 
 
 def correct_file(
@@ -161,12 +190,16 @@ def correct_file(
 ) -> dict[str, np.ndarray]:
     """Correct an attribution file of any tool: g - mean over the alphabet, same format and layout.
 
+    The file is read and written in blocks of rows, so memory stays near a block's whatever the file's
+    size. ``out`` may be ``in_``: the file is then rewritten in place, atomically (the corrected file
+    replaces it only when complete). No other output may be an input.
+
     Parameters
     ----------
     in_ : str
         Attribution maps (.npy, .npz or .h5) of gradients or averaged gradients.
     out : str
-        File to write, in the input's format (same suffix: .npy, .npz, .h5/.hdf5) and layout.
+        File to write, in the input's format (same suffix: .npy, .npz, .h5/.hdf5) and layout (--in: in place).
     key : str or None
         Array of an .npz (default: the only one) or dataset path of an .h5 file.
     layout : {'NLA', 'NAL'}
@@ -193,40 +226,87 @@ def correct_file(
         raise ValueError(f"--alphabet-size must be >= 2; got {alphabet_size}")
     statistics_thresholds = list(thresholds or ANGLE_THRESHOLDS)
     check_thresholds(statistics_thresholds)
+    check_input_file(in_, "--in")
+    if one_hot is not None:
+        check_input_file(one_hot, "--one-hot")
     check_same_format(in_, out)
     check_output_path(out, "--out")
+    if same_file(out, in_):  # in place: the file itself is rewritten, not a link to it replaced
+        out = os.path.realpath(out)
+    inputs = {"--in": in_, **({"--one-hot": one_hot} if one_hot is not None else {})}
+    check_not_inputs({"--out": out}, {k: v for k, v in inputs.items() if k != "--in"})
     if report is not None:
         check_output_path(report, "--report")
         if Path(report).resolve() == Path(out).resolve():
             raise ValueError(f"--report {report}: is also --out")
-    maps, key = read_array(in_, key)
-    view = to_nla(maps, layout, f"{in_}:{key}" if key else str(in_), alphabet_size)
-    if one_hot is not None:
-        sequences, sequence_key = read_array(one_hot, one_hot_key)
-        if sequences.shape != maps.shape:
+        check_not_inputs({"--report": report}, inputs)
+    with contextlib.ExitStack() as stack:
+        maps = stack.enter_context(open_source(in_, key))
+        check_layout(maps.shape, maps.dtype, layout, maps.name, alphabet_size)
+        sequences = stack.enter_context(open_source(one_hot, one_hot_key)) if one_hot is not None else None
+        if sequences is not None and sequences.shape != maps.shape:
             raise ValueError(
                 f"{one_hot} has shape {sequences.shape} but {in_} has {maps.shape}: the maps and the "
                 f"sequences must share the layout ({layout})"
             )
-        check_one_hot(to_nla(sequences, layout, str(one_hot), alphabet_size), str(one_hot))
-    dtype = maps.dtype if np.issubdtype(maps.dtype, np.floating) else np.float32
-    corrected = correct(view.astype(dtype, copy=False), axis=-1, alphabet_size=alphabet_size)
-    # Everything that can fail on the input is done before the first file is written.
-    table = {
-        "sequence": np.arange(len(view)),
-        **angle_statistics(view, statistics_thresholds, alphabet_size=alphabet_size),
-    }
-    means = {name: column[~np.isnan(column)] for name, column in table.items() if name != "sequence"}
-    summary = ", ".join(f"{name} {kept.mean() if kept.size else np.nan:.3g}" for name, kept in means.items())
-    log.info("%d maps: %s", len(view), summary)
-    with contextlib.ExitStack() as outputs:
-        # The report's temporary file exists before the maps are written and is renamed after them:
-        # a report that cannot be written leaves no corrected maps behind.
-        report_file = outputs.enter_context(atomic_output(report)) if report is not None else None
-        write_array_like(in_, out, key, as_layout(corrected, layout))
-        if report_file is not None:
-            write_tsv(table, report_file)
+        dtype = maps.dtype if np.issubdtype(maps.dtype, np.floating) else np.dtype(np.float32)
+        # The (N,) columns of the statistics, made before the first block (no small arrays left between
+        # blocks' large ones, which would keep the allocator from returning their memory).
+        names = angle_statistics(np.ones((1, 1, alphabet_size)), statistics_thresholds, alphabet_size=None)
+        table = {"sequence": np.arange(maps.shape[0]), **{name: np.empty(maps.shape[0]) for name in names}}
+        blocks = _corrected_blocks(
+            maps, sequences, layout, alphabet_size, dtype, statistics_thresholds, table
+        )
+        with atomic_outputs(out, *([report] if report is not None else [])) as temporaries:
+            write_blocks(maps, temporaries[0], dtype.newbyteorder("="), blocks)
+            means = {name: column[~np.isnan(column)] for name, column in table.items() if name != "sequence"}
+            summary = ", ".join(f"{name} {v.mean() if v.size else np.nan:.3g}" for name, v in means.items())
+            log.info("%d maps: %s", maps.shape[0], summary)
+            if report is not None:
+                write_tsv(table, temporaries[1])
     return table
+
+
+def _corrected_blocks(
+    maps: ArraySource,
+    sequences: ArraySource | None,
+    layout: Layout,
+    alphabet_size: int,
+    dtype: np.dtype,
+    thresholds: list[float],
+    table: dict[str, np.ndarray],
+) -> Iterator[np.ndarray]:
+    """The corrected maps of ``maps`` block by block (in its layout), after checking each block (finite;
+    its sequences one-hot); each block's angle statistics are stored in its rows of ``table``."""
+    step = maps.block_rows()
+    for start in range(0, maps.shape[0], step):
+        stop = min(start + step, maps.shape[0])
+        where = "" if start == 0 else f" (block from row {start})"
+        block = maps.rows(start, stop)
+        view = to_nla(block, layout, f"{maps.name}{where}", alphabet_size)
+        if sequences is not None:
+            name = f"{sequences.name}{where}"
+            check_one_hot(to_nla(sequences.rows(start, stop), layout, name, alphabet_size), name)
+        for name, values in angle_statistics(view, thresholds, alphabet_size=alphabet_size).items():
+            table[name][start:stop] = values
+        corrected = correct(view.astype(dtype, copy=False), axis=-1, alphabet_size=alphabet_size)
+        yield as_layout(corrected, layout)
+
+
+def check_not_inputs(outputs: dict[str, str], inputs: dict[str, str]) -> None:
+    """Refuse an output that is one of the inputs (the same file, through links too).
+
+    Parameters
+    ----------
+    outputs, inputs : dict of str to str
+        Option (``--out``) to path.
+    """
+    for option, path in outputs.items():
+        for source_option, source in inputs.items():
+            if same_file(path, source):
+                raise ValueError(
+                    f"{option} {path}: is the input {source_option} {source}; it would be overwritten"
+                )
 
 
 def write_tsv(columns: dict[str, np.ndarray], path: str | os.PathLike) -> None:

@@ -17,12 +17,12 @@ models on dataset files, and the methods' options on the command line, are
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
 
-from simplexgrad._arrays import ALPHABET_AXIS, Layout, OutputKind, Target, as_layout
+from simplexgrad._arrays import ALPHABET_AXIS, Layout, OutputKind, Target, as_array, as_layout
 from simplexgrad.attribution._points import (
     QUERY_BLOCK,
     averaged_over_points,
@@ -36,6 +36,7 @@ from simplexgrad.attribution._points import (
     shuffled_references,
     trapezoid_path,
 )
+from simplexgrad.backend import as_model
 from simplexgrad.correction import correct
 
 __all__ = [
@@ -70,12 +71,14 @@ def saliency(
 
     Parameters
     ----------
-    model : keras.Model or torch.nn.Module
-        Model taking batches of ``x`` in ``layout``. A torch module runs in eval mode (training flags
+    model : keras.Model or torch.nn.Module or str
+        Model taking batches of ``x`` in ``layout``, or the path of one (loaded by
+        :func:`simplexgrad.backend.load_model`). A torch module runs in eval mode (training flags
         restored afterwards), on its device and in its dtype; the map equals captum's
         ``Saliency(model).attribute(x, target=class_index, abs=False)``.
     x : numpy.ndarray
-        One-hot sequences in ``layout``: each position one-hot, or all zeros for an unknown base.
+        One-hot sequences in ``layout``: each position one-hot, or all zeros for an unknown base. A torch
+        tensor (with or without ``requires_grad``, on any device) or a list is taken as its values.
     batch_size : int
         Model inputs per gradient call.
     class_index : int
@@ -110,7 +113,8 @@ def saliency(
     numpy.ndarray or tuple of numpy.ndarray
         Float32 raw map in ``layout`` (the shape of ``x``), or ``(raw, corrected)``.
     """
-    x = check_queries(model, x, batch_size, layout)
+    model = as_model(model)  # a path or an import string is loaded
+    x = check_queries(model, _queries(model, x), batch_size, layout)
     with (
         gradients_in_layout(model, x, layout, class_index, output, target) as gradient,
         progress_bar(len(x), progress, "saliency") as bar,
@@ -165,7 +169,8 @@ def integrated_gradients(
     numpy.ndarray or tuple of numpy.ndarray
         Float32 path-averaged gradients in ``layout``, or ``(raw, corrected)``.
     """
-    x = check_queries(model, x, batch_size, layout)
+    model = as_model(model)  # a path or an import string is loaded
+    x = check_queries(model, _queries(model, x), batch_size, layout)
     alphas, weights = trapezoid_path(steps)
     reference = baseline_maker(baseline_as_nla(baseline, x, layout), x)
 
@@ -213,7 +218,8 @@ def smoothgrad(
     numpy.ndarray or tuple of numpy.ndarray
         Float32 averaged gradients in ``layout``, or ``(raw, corrected)``.
     """
-    x = check_queries(model, x, batch_size, layout)
+    model = as_model(model)  # a path or an import string is loaded
+    x = check_queries(model, _queries(model, x), batch_size, layout)
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1; got {num_samples}")
     if sigma < 0:
@@ -262,7 +268,8 @@ def expected_gradients(
     numpy.ndarray or tuple of numpy.ndarray
         Float32 averaged path gradients in ``layout``, or ``(raw, corrected)``.
     """
-    x = check_queries(model, x, batch_size, layout)
+    model = as_model(model)  # a path or an import string is loaded
+    x = check_queries(model, _queries(model, x), batch_size, layout)
     if num_references < 1:
         raise ValueError(f"num_references must be >= 1; got {num_references}")
     alphas, path_weights = trapezoid_path(steps)
@@ -307,6 +314,19 @@ def method_options(method: str) -> dict[str, inspect.Parameter]:
         for p in parameters
         if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in SHARED_PARAMETERS
     }
+
+
+def _queries(model: Model, x: Any) -> np.ndarray:
+    """``x`` as a NumPy array (a torch tensor with or without ``requires_grad``, on any device; a list;
+    any array), after refusing what is not a model: a ``state_dict`` (a dict of tensors) or a list."""
+    if isinstance(model, Mapping):
+        raise TypeError(
+            "model is a dict (a state_dict?), not a model: build the module, call "
+            "module.load_state_dict(state_dict) and pass the module"
+        )
+    if isinstance(model, (list, tuple)):
+        raise TypeError(f"model is a {type(model).__name__}; pass one model (average the maps of several)")
+    return as_array(x, "x")
 
 
 def _result(raw: np.ndarray, return_corrected: bool, layout: Layout):

@@ -241,7 +241,8 @@ def one_hot_windows(windows: pd.DataFrame, fasta_path: str | os.PathLike) -> np.
     """One-hot sequences ``(N, L, 4)`` uint8 of equal-width windows, in the order of ``windows``.
 
     The FASTA must be indexed (``.fai``, see :func:`pyfaidx.Faidx`); each chromosome is read once.
-    Soft-masked (lower-case) bases count as their upper-case base.
+    Soft-masked (lower-case) bases count as their upper-case base. A window that starts before its
+    chromosome or ends after it is refused (a ``ValueError`` naming it), never wrapped or cut.
     """
     with needs("workflow", "simplexgrad.data.genome"):
         import pyfaidx
@@ -259,6 +260,13 @@ def one_hot_windows(windows: pd.DataFrame, fasta_path: str | os.PathLike) -> np.
         for chrom, rows in windows.groupby("chrom", sort=True).indices.items():
             chromosome = np.frombuffer(fasta[chrom][:].encode("ascii"), dtype=np.uint8)
             starts = windows["start"].to_numpy()[rows]
+            outside = np.flatnonzero((starts < 0) | (starts + width > len(chromosome)))
+            if outside.size:  # a negative start would wrap to the chromosome's end
+                start = int(starts[outside[0]])
+                raise ValueError(
+                    f"{fasta_path}: window {chrom}:{start}-{start + width} lies outside {chrom} "
+                    f"(0-{len(chromosome)}); {outside.size} window(s) of {chrom} do"
+                )
             codes[positions[rows]] = chromosome[starts[:, None] + offsets]
     return one_hot_encode(codes)
 

@@ -212,6 +212,36 @@ def billboard_dataset(
     return SyntheticDataset(splits, attributes)
 
 
+BYTES_PER_VALUE = 40  # peak memory per one-hot value: float64 models, their sums, splits' copies, output
+
+
+def check_memory(num_seqs: int, length: int) -> None:
+    """Refuse, before allocating anything, a dataset whose generation needs more memory than this machine
+    has (about :data:`BYTES_PER_VALUE` bytes per value of the ``(num_seqs, length, 4)`` arrays)."""
+    needed = num_seqs * length * 4 * BYTES_PER_VALUE
+    available = _physical_memory()
+    if available and needed > available:
+        raise ValueError(
+            f"--num-seqs {num_seqs} of --length {length}: generating them needs about {_size(needed)} of "
+            f"memory; this machine has {_size(available)}. Use fewer sequences"
+        )
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(count: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if count < 1000 or unit == "PB":
+            return f"{count:.3g} {unit}"
+        count /= 1000
+    return f"{count:.3g} PB"
+
+
 def synthetic_dataset(
     out: str,
     seed: int,
@@ -253,6 +283,7 @@ def synthetic_dataset(
     """
     if num_seqs < 2 or length < 1:
         raise ValueError(f"--num-seqs must be >= 2 and --length >= 1; got {num_seqs} and {length}")
+    check_memory(num_seqs, length)
     core_ids = list(core_ids or CORE_MOTIFS)
     if background_table in BACKGROUND_CHOICES:
         background_ids = background_table

@@ -177,7 +177,7 @@ def evaluate_file(
     """
     maps = io.load_attributions(attributions)
     training = _read_json(classification)
-    truth = ground_truth_of(maps, data)
+    truth = ground_truth_of(maps, data, attributions)
     tables = _evaluation_tables(maps, truth, training, labels, thresholds, out_model is not None)
     for table, out in zip(tables, (out_metrics, out_angles, out_model)):
         write_table(table, out)
@@ -219,14 +219,16 @@ def evaluate_methods_file(
     """
     check_method_list(methods)
     training = _read_json(classification)
-    truths: dict[tuple[str, bytes], np.ndarray] = {}  # files of the same sequences share their ground truth
+    splits: dict[str, io.Split] = {}  # each split of the data is read once
     tables = {}
     for method in methods:
-        maps = io.load_attributions(os.path.join(attributions_dir, f"{method}.npz"))
-        selection = (maps["params"]["split"], np.asarray(maps["indices"]).tobytes())
-        if selection not in truths:
-            truths[selection] = ground_truth_of(maps, data)
-        tables[method] = _evaluation_tables(maps, truths[selection], training, labels, thresholds, True)
+        path = os.path.join(attributions_dir, f"{method}.npz")
+        maps = io.load_attributions(path)
+        name = maps["params"]["split"]
+        if name not in splits:
+            splits[name] = io.load_split(data, name)
+        truth = ground_truth_of(maps, data, path, splits[name])
+        tables[method] = _evaluation_tables(maps, truth, training, labels, thresholds, True)
     for method, (metrics, angles, model) in tables.items():
         for kind, table in (("metrics", metrics), ("angles", angles), ("model", model)):
             write_table(table, os.path.join(out_dir, f"{method}.{kind}.tsv"))
@@ -363,7 +365,7 @@ def pooled_positions(attribution_files: Sequence[str], data: str) -> PositionDat
     zero_gradients = 0
     for path in attribution_files:
         maps = io.load_attributions(path)
-        truth = ground_truth_of(maps, data)
+        truth = ground_truth_of(maps, data, path)
         raw, corrected, x = maps["raw"], maps["corrected"], maps["x"]
         angle = simplex_angle(raw, zero=np.nan)
         keep = ~np.isnan(angle)

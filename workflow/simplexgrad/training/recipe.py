@@ -10,6 +10,7 @@ folder each trained model is saved to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ with needs("keras", "simplexgrad.training.recipe"):
 
     from simplexgrad._process import check_stop
     from simplexgrad.correction import simplex_angle_ops
-    from simplexgrad.io import atomic_output, check_output_path
+    from simplexgrad.io import atomic_output, check_output_path, missing_folders
     from simplexgrad.metrics import aupr_per_row, auroc_per_row
     from simplexgrad.training.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture
 
@@ -133,7 +134,12 @@ def angle_penalty(saliency, epsilon: float = 1e-12):
 
 
 def check_labels(y: np.ndarray, source: str) -> None:
-    """Refuse labels that are not 0/1 or hold a single class (no AUROC is defined then)."""
+    """Refuse labels that are not one column of 0/1 or hold a single class (no AUROC is defined then)."""
+    if y.ndim != 2 or y.shape[1] != 1:
+        raise ValueError(
+            f"{source}: labels of shape {y.shape}; the models have one output, so training takes one "
+            "column of 0/1 labels, shape (N, 1)"
+        )
     classes = np.unique(y[:, 0])
     if not set(classes.tolist()) <= {0.0, 1.0}:
         raise ValueError(f"{source}: labels must be 0 or 1; found {classes[:5].tolist()}")
@@ -169,6 +175,7 @@ def save_run(out_dir: str | os.PathLike, model: keras.Model, history: pd.DataFra
     the way removes the files already written: a run is saved whole or not at all."""
     out_dir = Path(out_dir)
     written: list[Path] = []
+    created = missing_folders(out_dir)
     try:
         with atomic_output(out_dir / "model.keras") as temporary:
             model.save(temporary)
@@ -183,4 +190,7 @@ def save_run(out_dir: str | os.PathLike, model: keras.Model, history: pd.DataFra
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
+        for folder in created:  # no empty run folder is left behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise

@@ -79,8 +79,11 @@ docs: setup
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 	@echo "documentation: docs/_build/html/index.html"
 
+# peers.py: simplexgrad against captum, and against CREsted where .venv-crested exists (CRESTED=1 makes it
+# first, with pip from PyPI; without it, one line says that part was skipped).
 benchmark: setup
 	$(BIN)/python benchmarks/attribution_throughput.py
+	$(BIN)/python benchmarks/peers.py $(if $(CRESTED),--make-crested-venv)
 	$(BIN)/python benchmarks/training_epoch.py --threads 2
 	$(BIN)/python benchmarks/angle_penalty_modes.py --threads 2
 	$(BIN)/python benchmarks/ensemble_training.py --members 1 10 --num-seqs 2000 --tensorflow

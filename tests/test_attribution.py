@@ -3,6 +3,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import simplexgrad.attribution._points as machinery
 from conftest import random_onehot, run_with_jax, small_cnn
 from simplexgrad import correct
 from simplexgrad.attribution import (
@@ -12,6 +13,8 @@ from simplexgrad.attribution import (
     shuffled_references,
     smoothgrad,
 )
+from simplexgrad.attribution._points import distinct_points, streamed_gradients
+from simplexgrad.backend import input_gradient_function
 
 
 def predict(model, x, unit=0):
@@ -122,6 +125,84 @@ def test_expected_gradients_with_one_reference_is_shuffle_integrated_gradients(m
         rtol=1e-5,
         atol=1e-9,
     )
+
+
+class _Doubling:
+    """A gradient function (2 x) that records its batch sizes; ``fixed_shape`` as a backend's says."""
+
+    def __init__(self, fixed_shape: bool):
+        self.fixed_shape, self.sizes = fixed_shape, []
+
+    def __call__(self, batch):
+        self.sizes.append(len(batch))
+        return 2 * batch
+
+
+class _NoBar:
+    def update(self, count):
+        pass
+
+
+@pytest.mark.parametrize("fixed_shape", [True, False])
+def test_streamed_batches_run_across_blocks_and_only_the_last_is_padded(rng, fixed_shape):
+    """Full batches taken across the blocks' boundaries; the last one padded only for a function that
+    needs one shape (Keras on JAX), left short otherwise (torch, TensorFlow); each block's gradients in
+    order, and only its rows when rows are given."""
+    blocks = [rng.normal(size=(count, 3, 4)).astype(np.float32) for count in (5, 11, 2, 7)]
+    rows = np.array([0, 2, 3, 6])
+    stream = [(0, blocks[0]), (1, blocks[1]), (2, blocks[2], None), (3, blocks[3], rows)]
+    gradient = _Doubling(fixed_shape)
+    results = list(streamed_gradients(gradient, stream, total=22, batch_size=6, bar=_NoBar()))
+    assert [key for key, _ in results] == [0, 1, 2, 3]
+    for (_, grads), block in zip(results[:3], blocks):
+        np.testing.assert_array_equal(grads, 2 * block)
+    np.testing.assert_array_equal(results[3][1], 2 * blocks[3][rows])
+    assert gradient.sizes == [6, 6, 6, 6 if fixed_shape else 4]  # 22 inputs
+
+
+def test_tensorflow_gradients_take_any_batch_size_and_the_heap_setting_is_undone(model32, rng):
+    """On TensorFlow a last, smaller batch is not padded (a second shape is traced once for all sizes);
+    the glibc heap setting of an attribution call is undone when the outermost call ends, even on error."""
+    assert input_gradient_function(model32).fixed_shape is False
+    x = random_onehot(rng, 7, 30)
+    np.testing.assert_allclose(saliency(model32, x, batch_size=3), saliency(model32, x), rtol=1e-5, atol=1e-9)
+    with pytest.raises(RuntimeError), machinery.steady_heap(), machinery.steady_heap():
+        assert machinery._heap_users == (2 if machinery._glibc() else 0)
+        raise RuntimeError("stop")
+    assert machinery._heap_users == 0
+
+
+def test_repeated_points_are_found_bit_for_bit(rng):
+    points = rng.normal(size=(9, 5, 4)).astype(np.float32)
+    assert distinct_points(points) == (None, None)
+    points[[3, 7]] = points[1]
+    points[8] = points[5]
+    points[4], points[6] = 0.0, -0.0  # equal as numbers, not in bits: not merged
+    rows, inverse = distinct_points(points)
+    np.testing.assert_array_equal(rows, [0, 1, 2, 4, 5, 6])
+    np.testing.assert_array_equal(points[rows][inverse].view(np.uint32), points.view(np.uint32))
+    nearly = points.copy()
+    nearly[7, 0, 0] = np.nextafter(nearly[7, 0, 0], np.float32(np.inf))  # one ulp: a different point
+    rows, inverse = distinct_points(nearly)
+    np.testing.assert_array_equal(rows, [0, 1, 2, 4, 5, 6, 7])
+    np.testing.assert_array_equal(nearly[rows][inverse], nearly)
+
+
+def test_expected_gradients_evaluate_each_query_once_per_block(rng):
+    """The query ends every one of its paths: one gradient serves all of them, and the map is that of
+    a model called on every point."""
+    model = small_cnn(seed=2)
+    x = random_onehot(rng, 5, 30)
+    options = {"num_references": 4, "steps": 3, "seed": 1}
+    maps = expected_gradients(model, x, batch_size=1000, **options)
+    np.testing.assert_allclose(
+        maps, expected_gradients(model, x, batch_size=3, **options), rtol=1e-5, atol=1e-9
+    )
+    references = shuffled_references(x, 4, np.random.default_rng([1, 0]))
+    by_reference = [
+        integrated_gradients(model, x, baseline=references[:, r], steps=3, batch_size=1000) for r in range(4)
+    ]
+    np.testing.assert_allclose(maps, np.mean(by_reference, axis=0), rtol=1e-5, atol=1e-9)
 
 
 def test_return_corrected(model32, rng):

@@ -25,6 +25,7 @@ from simplexgrad.attribution import (
     shuffled_references,
     smoothgrad,
 )
+from simplexgrad.attribution.methods import QUERY_BLOCK
 from torch import nn
 from torch.nn import functional as F
 
@@ -163,6 +164,126 @@ def test_integrated_gradients_equal_captum_riemann_trapezoid(module3, rng, refer
     scaled = (x - baseline) * ours * steps / (steps + 1)
     assert np.abs(scaled).max() > 1e-4
     np.testing.assert_allclose(theirs.numpy(), scaled, rtol=1e-4, atol=1e-8)
+
+
+def our_draws(x_nla: np.ndarray, draw, seed: int) -> np.ndarray:
+    """What the averaged methods draw for queries (N, L, A): ``draw(block, rng)`` per block of
+    ``QUERY_BLOCK`` queries with ``numpy.random.default_rng([seed, block])``."""
+    blocks = range(0, len(x_nla), QUERY_BLOCK)
+    return np.concatenate(
+        [
+            draw(x_nla[start : start + QUERY_BLOCK], np.random.default_rng([seed, i]))
+            for i, start in enumerate(blocks)
+        ]
+    )
+
+
+def test_smoothgrad_is_captum_saliency_averaged_over_the_same_noisy_points(module3, rng):
+    """The maps as the definition gives them: the noise drawn per block of queries (two blocks here),
+    each noisy point's gradient taken by captum, averaged; batches straddling the blocks change nothing."""
+    x = random_onehot(rng, QUERY_BLOCK + 6, LENGTH)
+    samples, sigma, seed = 3, 0.3, 2
+
+    def noisy(block, block_rng):
+        noise = block_rng.standard_normal((len(block), samples) + block.shape[1:], dtype=np.float32)
+        return block[:, None] + np.float32(sigma) * noise
+
+    points = nal(our_draws(x, noisy, seed).reshape((-1, LENGTH, 4))).reshape(len(x), samples, 4, LENGTH)
+    gradients = Saliency(module3).attribute(
+        torch.from_numpy(points.reshape(-1, 4, LENGTH)), target=1, abs=False
+    )
+    expected = gradients.numpy().reshape(points.shape).mean(axis=1)
+    for batch_size in (7, 128, 1000):
+        ours = smoothgrad(
+            module3,
+            nal(x),
+            num_samples=samples,
+            sigma=sigma,
+            seed=seed,
+            class_index=1,
+            layout="NAL",
+            batch_size=batch_size,
+        )
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-8, err_msg=f"batch_size {batch_size}")
+
+
+def test_expected_gradients_equal_captum_integrated_gradients_averaged_over_the_same_shuffles(module3, rng):
+    """captum's IntegratedGradients(multiply_by_inputs=False) from each of the shuffled references our
+    expected gradients draw, averaged: ours * steps / (steps + 1), as for integrated gradients."""
+    x = random_onehot(rng, QUERY_BLOCK + 3, LENGTH)
+    references, steps, seed = 3, 4, 5
+    shuffles = our_draws(x, lambda block, block_rng: shuffled_references(block, references, block_rng), seed)
+    theirs = IntegratedGradients(module3, multiply_by_inputs=False).attribute(
+        torch.from_numpy(nal(np.repeat(x, references, axis=0))),
+        baselines=torch.from_numpy(nal(shuffles.reshape(-1, LENGTH, 4))),
+        target=2,
+        n_steps=steps + 1,
+        method="riemann_trapezoid",
+    )
+    theirs = theirs.numpy().reshape(len(x), references, 4, LENGTH).mean(axis=1)
+    for batch_size in (6, 128):
+        ours = expected_gradients(
+            module3,
+            nal(x),
+            num_references=references,
+            steps=steps,
+            seed=seed,
+            class_index=2,
+            layout="NAL",
+            batch_size=batch_size,
+        )
+        scaled = ours * steps / (steps + 1)
+        assert np.abs(scaled).max() > 1e-4
+        np.testing.assert_allclose(theirs, scaled, rtol=1e-4, atol=1e-8, err_msg=f"batch_size {batch_size}")
+
+
+class Recorder(nn.Module):
+    """A module that records the shape and contiguity of every batch it is given."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner, self.batches = inner, []
+
+    def forward(self, x):
+        self.batches.append((tuple(x.shape), x.is_contiguous()))
+        return self.inner(x)
+
+
+def test_torch_batches_run_on_across_blocks_unpadded_and_contiguous(module3, rng):
+    """A module gets every batch contiguous in its layout (a transposed view would reach it in a slower
+    memory format), full batches across the blocks of queries, and a last batch that is not padded."""
+    x = nal(random_onehot(rng, QUERY_BLOCK + 6, LENGTH))
+    recorder = Recorder(module3)
+    options = {"baseline": "shuffle", "steps": 4, "seed": 1, "layout": "NAL", "batch_size": 48}
+    ours = integrated_gradients(recorder, x, **options)
+    total = len(x) * 5  # 350 points: 7 batches of 48 and one of 14
+    sizes = [shape[0] for shape, _ in recorder.batches[1:]]  # the first is the probe on two inputs
+    assert recorder.batches[0][0] == (2, 4, LENGTH)
+    assert sizes == [48] * (total // 48) + [total % 48]
+    assert all(contiguous for _, contiguous in recorder.batches)
+    np.testing.assert_array_equal(ours, integrated_gradients(module3, x, **options))
+
+
+def test_a_point_repeated_within_a_block_is_evaluated_once(module3, rng):
+    """The shared baseline of integrated gradients is the first point of every path, and a query ends
+    each of its expected-gradient paths: their gradients are taken once per block of queries. The maps
+    stay those of the definition (the captum tests above check them with such baselines too)."""
+    x = nal(random_onehot(rng, QUERY_BLOCK + 6, LENGTH))  # two blocks
+    steps, references = 4, 3
+    recorder = Recorder(module3)
+    zeros = integrated_gradients(recorder, x, baseline="zeros", steps=steps, layout="NAL", batch_size=1000)
+    evaluated = sum(shape[0] for shape, _ in recorder.batches[1:])
+    assert evaluated == len(x) * (steps + 1) - (len(x) - 2)  # one baseline point per block
+    explicit = integrated_gradients(module3, x, baseline=np.zeros((4, LENGTH)), steps=steps, layout="NAL")
+    np.testing.assert_allclose(zeros, explicit, rtol=1e-6, atol=1e-9)
+    recorder.batches.clear()
+    options = {"num_references": references, "steps": steps, "seed": 3, "layout": "NAL"}
+    expected = expected_gradients(recorder, x, batch_size=1000, **options)
+    evaluated = sum(shape[0] for shape, _ in recorder.batches[1:])
+    assert evaluated == len(x) * references * (steps + 1) - len(x) * (references - 1)
+    np.testing.assert_allclose(
+        expected, expected_gradients(module3, x, batch_size=7, **options), rtol=1e-5, atol=1e-8
+    )
 
 
 def test_keras_and_torch_copies_give_the_same_maps_in_both_layouts(rng):

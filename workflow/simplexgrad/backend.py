@@ -286,6 +286,8 @@ def input_gradient_function(
         Inference mode (dropout off, batch-norm moving statistics). Each sample's gradient depends only
         on that sample. Compiled once per (model, output) and cached, the unit being an argument of the
         compiled function, so every unit of a multi-task model shares one trace (not with a target).
+        Its ``fixed_shape`` attribute says whether every batch must have one shape: True on JAX (each new
+        shape compiles again), False on TensorFlow (a second batch shape traces once for every size).
     """
     with needs("keras", "simplexgrad.backend"):
         import keras
@@ -303,7 +305,12 @@ def input_gradient_function(
     units = scorer.output_shape[-1] if len(scorer.output_shape) > 1 else 1
     if not 0 <= class_index < units:
         raise ValueError(f"class_index must be in [0, {units}); got {class_index}")
-    return lambda inputs: per_unit(inputs, class_index)
+
+    def selected(inputs: np.ndarray) -> np.ndarray:
+        return per_unit(inputs, class_index)
+
+    selected.fixed_shape = per_unit.fixed_shape
+    return selected
 
 
 def _compile(scorer: keras.Model, target: Target | None) -> Callable:
@@ -356,6 +363,9 @@ def _tensorflow_gradient(scorer: keras.Model, select, dtype: str) -> Callable:
     def run(inputs: np.ndarray, unit: int = 0) -> np.ndarray:
         return gradient(tf.convert_to_tensor(inputs, dtype=dtype), tf.constant(unit, tf.int32)).numpy()
 
+    # reduce_retracing: a second batch shape is traced once with a free batch size, which then serves
+    # every size (as fast as the fixed shape, measured on CPU); so a last, smaller batch is not padded.
+    run.fixed_shape = False
     return run
 
 
@@ -375,6 +385,7 @@ def _jax_gradient(scorer: keras.Model, select, dtype: str) -> Callable:
         batch = jnp.asarray(inputs, dtype=dtype)
         return np.asarray(gradient(batch, jnp.int32(unit), trainable, non_trainable))
 
+    run.fixed_shape = True  # jit compiles each new shape again: pad
     return run
 
 

@@ -227,7 +227,9 @@ def smoothgrad(
 
     def points(block: np.ndarray, start: int, rng: np.random.Generator) -> np.ndarray:
         noise = rng.standard_normal((len(block), num_samples) + block.shape[1:], dtype=np.float32)
-        return block[:, None] + np.float32(sigma) * noise
+        noise *= np.float32(sigma)  # the points in place: block + sigma * noise, no second array
+        noise += block[:, None]
+        return noise
 
     weights = np.full(num_samples, 1.0 / num_samples)
     with gradients_in_layout(model, x, layout, class_index, output, target) as gradient:

@@ -82,8 +82,7 @@ def untrained_run(tmp_path_factory):
 @pytest.mark.slow
 def test_untrained_models_are_what_training_starts_from(untrained_run):
     import keras
-    from simplexgrad.training.recipe import TrainingConfig
-    from simplexgrad.training.single import seeded_model
+    from simplexgrad.training.recipe import TrainingConfig, seeded_model
 
     folder, data, _, _ = untrained_run
     run = folder / "cnn_deep_exponential" / "seed0" / "model"

@@ -22,7 +22,7 @@ from typing import IO, Any
 import h5py
 import numpy as np
 
-__all__ = ["ArraySource", "open_source", "write_blocks", "BLOCK_VALUES"]
+__all__ = ["ArraySource", "open_source", "write_blocks", "chosen_key", "BLOCK_VALUES"]
 
 BLOCK_VALUES = 1 << 20  # values per block: 1 Mi (8 MB in float64, the precision of the statistics)
 HDF5_SUFFIXES = (".h5", ".hdf5")
@@ -109,7 +109,7 @@ def open_source(path: str | os.PathLike, key: str | None = None) -> Iterator[Arr
                 members = [info for info in archive.infolist() if info.filename.endswith(".npy")]
             except _READ_ERRORS as error:
                 raise ValueError(f"{path}: not a readable .npz file ({_reason(error)})") from None
-            key = _choose_key(path, [info.filename[: -len(".npy")] for info in members], key)
+            key = chosen_key(path, [info.filename[: -len(".npy")] for info in members], key)
             info = archive.getinfo(f"{key}.npy")
             try:
                 stream = stack.enter_context(archive.open(info))
@@ -125,14 +125,15 @@ def open_source(path: str | os.PathLike, key: str | None = None) -> Iterator[Arr
             handle.visititems(
                 lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None
             )
-            key = _choose_key(path, datasets, key)
+            key = chosen_key(path, datasets, key)
             dataset = handle[key]
             yield ArraySource(path, key, tuple(dataset.shape), dataset.dtype, lambda a, b: dataset[a:b])
         else:
             raise ValueError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .h5 or .hdf5")
 
 
-def _choose_key(path: Path, keys: list[str], key: str | None) -> str:
+def chosen_key(path: Path, keys: list[str], key: str | None) -> str:
+    """The array ``key`` of a file holding ``keys``: the only one when ``key`` is None."""
     if key is None:
         if len(keys) != 1:
             raise ValueError(f"{path} holds {len(keys)} arrays {keys[:10]}; name one with --key")

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from simplexgrad._arrays import ALPHABET_AXIS, Layout, as_layout, check_finite, check_one_hot
-from simplexgrad.attribution._streams import ArraySource, open_source, write_blocks
+from simplexgrad.attribution._streams import ArraySource, chosen_key, open_source, write_blocks
 from simplexgrad.correction import (
     ANGLE_THRESHOLDS,
     angle_statistics,
@@ -77,7 +77,7 @@ def read_array(path: str | os.PathLike, key: str | None = None) -> tuple[np.ndar
                 arrays = {name: archive[name] for name in archive.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise ValueError(f"{path}: not a readable .npz file ({_reason(error)})") from None
-        key = _choose_key(path, list(arrays), key)
+        key = chosen_key(path, list(arrays), key)
         return arrays[key], key
     if suffix in HDF5_SUFFIXES:
         with open_hdf5(path) as handle:
@@ -85,7 +85,7 @@ def read_array(path: str | os.PathLike, key: str | None = None) -> tuple[np.ndar
             handle.visititems(
                 lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None
             )
-            key = _choose_key(path, datasets, key)
+            key = chosen_key(path, datasets, key)
             return read_dataset(handle, key, path), key
     raise ValueError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .h5 or .hdf5")
 
@@ -106,16 +106,6 @@ def check_same_format(source: str | os.PathLike, out: str | os.PathLike) -> None
         f"--out {out}: {expected} file is written, like --in {Path(source).name}; "
         f"name it so, and convert it afterwards if you need {given or 'no suffix'}"
     )
-
-
-def _choose_key(path: Path, keys: list[str], key: str | None) -> str:
-    if key is None:
-        if len(keys) != 1:
-            raise ValueError(f"{path} holds {len(keys)} arrays {keys[:10]}; name one with --key")
-        return keys[0]
-    if key not in keys:
-        raise ValueError(f"{path} has no array {key!r}; it has {keys[:10]}")
-    return key
 
 
 def write_array_like(source: str | os.PathLike, out: str | os.PathLike, key: str, array: np.ndarray) -> None:

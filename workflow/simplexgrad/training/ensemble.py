@@ -42,18 +42,19 @@ with needs("jax", "simplexgrad.training.ensemble"):
     from scipy.special import expit
 
     from simplexgrad._process import check_stop, stops_at_safe_points
-    from simplexgrad.backend import configure_threads, seed_everything
+    from simplexgrad.backend import configure_threads
     from simplexgrad.io import load_split
     from simplexgrad.metrics import aupr_per_row, auroc_per_row
     from simplexgrad.training._ensemble_program import device_chunks, program_for, stacked_values
     from simplexgrad.training._ensemble_schedule import MemberSchedules, keras_auroc
-    from simplexgrad.training.models import Activation, Architecture, build_model
+    from simplexgrad.training.models import Activation, Architecture
     from simplexgrad.training.recipe import (
         AnglePenaltyMode,
         TrainingConfig,
         check_labels,
         check_run_folder,
         save_run,
+        seeded_model,
     )
 
 __all__ = ["GROUP_FIELDS", "train_group", "predict_group", "train_ensemble"]
@@ -102,18 +103,6 @@ def _check_group(configs: Sequence[TrainingConfig]) -> TrainingConfig:
     return first
 
 
-def _build_member(config: TrainingConfig, input_shape: tuple[int, int]) -> keras.Model:
-    seed_everything(config.seed)  # as single.train: initial weights and dropout seeds follow the seed
-    return build_model(
-        config.architecture,
-        input_shape,
-        activation=config.activation,
-        first_layer_filters=config.first_layer_filters,
-        first_layer_kernel_size=config.first_layer_kernel_size,
-        init_stddev=config.init_stddev,
-    )
-
-
 def train_group(
     configs: Sequence[TrainingConfig],
     x_train: np.ndarray,
@@ -142,7 +131,7 @@ def train_group(
 
     _require_jax()
     group = _check_group(configs)
-    models = [_build_member(config, tuple(x_train.shape[1:])) for config in configs]
+    models = [seeded_model(config, tuple(x_train.shape[1:])) for config in configs]
     program = program_for(models[0])
     schedules = MemberSchedules(
         [config.learning_rate for config in configs],

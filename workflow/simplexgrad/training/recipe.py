@@ -27,10 +27,11 @@ with needs("keras", "simplexgrad.training.recipe"):
     from keras import ops
 
     from simplexgrad._process import check_stop
+    from simplexgrad.backend import seed_everything
     from simplexgrad.correction import simplex_angle_ops
     from simplexgrad.io import atomic_output, check_output_path, missing_folders
     from simplexgrad.metrics import aupr_per_row, auroc_per_row
-    from simplexgrad.training.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture
+    from simplexgrad.training.models import ACTIVATIONS, ARCHITECTURES, Activation, Architecture, build_model
 
 __all__ = [
     "ANGLE_PENALTY_MODES",
@@ -42,6 +43,7 @@ __all__ = [
     "RUN_FILES",
     "check_run_folder",
     "save_run",
+    "seeded_model",
 ]
 
 AnglePenaltyMode = Literal["training", "inference"]
@@ -194,3 +196,27 @@ def save_run(out_dir: str | os.PathLike, model: keras.Model, history: pd.DataFra
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+
+
+def seeded_model(config: TrainingConfig, input_shape: tuple[int, ...]) -> keras.Model:
+    """The model ``config`` describes, with the weights its seed draws before any training.
+
+    Both engines start training from exactly this model (:func:`simplexgrad.training.single.train`, the
+    ensemble's members), so an untrained model of the same config is the trained one's starting point
+    (:func:`simplexgrad.training.single.untrained_to_directory`).
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    input_shape : tuple of int
+        ``(L, A)``.
+    """
+    seed_everything(config.seed)
+    return build_model(
+        config.architecture,
+        input_shape,
+        activation=config.activation,
+        first_layer_filters=config.first_layer_filters,
+        first_layer_kernel_size=config.first_layer_kernel_size,
+        init_stddev=config.init_stddev,
+    )

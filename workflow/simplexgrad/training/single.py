@@ -27,11 +27,9 @@ with needs("keras", "simplexgrad.training.single"):
     from simplexgrad.backend import (
         configure_threads,
         differentiable_input_gradient,
-        seed_everything,
         training_mode_input_gradient,
     )
     from simplexgrad.io import load_split
-    from simplexgrad.training.models import build_model
     from simplexgrad.training.recipe import (
         ANGLE_PENALTY_MODES,
         AnglePenaltyMode,
@@ -41,12 +39,12 @@ with needs("keras", "simplexgrad.training.single"):
         check_run_folder,
         evaluate,
         save_run,
+        seeded_model,
     )
 
 __all__ = [
     "AngleRegularized",
     "compile_model",
-    "seeded_model",
     "train",
     "train_to_directory",
     "untrained_to_directory",
@@ -118,29 +116,6 @@ def _callbacks(config: TrainingConfig) -> list[keras.callbacks.Callback]:
             verbose=1,
         ),
     ]
-
-
-def seeded_model(config: TrainingConfig, input_shape: tuple[int, ...]) -> keras.Model:
-    """The model ``config`` describes, with the weights its seed draws before any training.
-
-    :func:`train` starts from exactly this model, so an untrained model of the same config is the
-    trained one's starting point (:func:`untrained_to_directory`).
-
-    Parameters
-    ----------
-    config : TrainingConfig
-    input_shape : tuple of int
-        ``(L, A)``.
-    """
-    seed_everything(config.seed)
-    return build_model(
-        config.architecture,
-        input_shape,
-        activation=config.activation,
-        first_layer_filters=config.first_layer_filters,
-        first_layer_kernel_size=config.first_layer_kernel_size,
-        init_stddev=config.init_stddev,
-    )
 
 
 def train(

@@ -169,6 +169,30 @@ def test_ensemble_difference_is_a_ratio_of_bin_means_and_skips_zero_gradients(rn
     np.testing.assert_allclose(ensemble_average(list(members)), mean)
 
 
+def test_the_geometric_baseline_is_the_members_own_norm_reduction(rng):
+    members = rng.normal(size=(3, 5, 20, 4))
+    table = ensemble_difference_by_angle(members, bins=np.array([-90.0, 0.0, 90.0]))
+    angles = np.arcsin(members.sum(-1) / 2 / np.linalg.norm(members, axis=-1))
+    norms = np.linalg.norm(members, axis=-1)
+    for row in table.itertuples():
+        inside = (np.degrees(angles) >= row.bin_low) & (np.degrees(angles) <= row.bin_high)
+        assert row.member_l2 == pytest.approx(norms[inside].mean())
+        # |correct(s)| = |s| cos(angle)
+        assert row.member_corrected_l2 == pytest.approx((norms * np.cos(angles))[inside].mean())
+        assert row.geometric_percent == pytest.approx(100 * (1 - row.member_corrected_l2 / row.member_l2))
+
+
+def test_members_that_learned_nothing_in_common_sit_on_the_baseline_and_agreeing_ones_above(rng):
+    shape = (50, 20, 50, 4)  # 50 members, as the paper's in vivo ensembles
+    noise = rng.normal(size=shape)  # isotropic: no agreement on or off the simplex
+    alone = ensemble_difference_by_angle(noise, bins=np.array([-90.0, 90.0])).iloc[0]
+    assert abs(alone["reduction_percent"] - alone["geometric_percent"]) < 1.0
+    shared = rng.normal(size=shape[1:])
+    shared -= shared.mean(axis=-1, keepdims=True)  # members agree on the simplex only
+    agreeing = ensemble_difference_by_angle(3 * shared + noise, bins=np.array([-90.0, 90.0])).iloc[0]
+    assert agreeing["reduction_percent"] > agreeing["geometric_percent"] + 10
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(2, 4))
 def test_no_reduction_when_every_member_lies_on_the_simplex(seed, members):

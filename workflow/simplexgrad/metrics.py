@@ -311,6 +311,11 @@ def ensemble_difference_by_angle(
     difference), whatever the models learned. Positions whose gradient is zero have no angle and are left
     out (``zero_gradient_positions`` counts them).
 
+    The geometric baseline is the reduction of the members' own norms, ``|s_k|`` against
+    ``|correct(s_k)| = |s_k| cos(angle)``, per bin ``100 (mean |s_k| - mean |correct(s_k)|) / mean |s_k|``:
+    what the reduction would be if the ensemble's mean were 0, as for members that learned nothing in
+    common. A reduction above it says that the members agree on the simplex more than off it.
+
     Parameters
     ----------
     member_maps : numpy.ndarray or iterable of numpy.ndarray
@@ -327,8 +332,10 @@ def ensemble_difference_by_angle(
     -------
     pandas.DataFrame
         One row per bin: ``bin_low``, ``bin_high``, ``positions``, ``raw_l2`` and ``corrected_l2`` (mean
-        distances), ``reduction_percent`` (NaN for an empty bin), plus ``zero_gradient_positions`` (the
-        same in every row).
+        distances), ``reduction_percent`` (NaN for an empty bin), ``member_l2`` and
+        ``member_corrected_l2`` (mean norms of the members' raw and corrected maps),
+        ``geometric_percent`` (the geometric baseline), plus ``zero_gradient_positions`` (the same in
+        every row).
     """
     edges = np.arange(-90.0, 91.0, 5.0) if bins is None else np.asarray(bins, dtype=np.float64)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
@@ -339,6 +346,8 @@ def ensemble_difference_by_angle(
     counts = np.zeros(len(edges) - 1)
     raw_sums = np.zeros(len(edges) - 1)
     corrected_sums = np.zeros(len(edges) - 1)
+    norm_sums = np.zeros(len(edges) - 1)
+    corrected_norm_sums = np.zeros(len(edges) - 1)
     zero_positions = 0
     for member in member_maps:
         member = as_sequences(member, "member map", dtype=np.float64)
@@ -350,14 +359,22 @@ def ensemble_difference_by_angle(
         inside = (angles[has_angle] >= edges[0]) & (angles[has_angle] <= edges[-1])
         index = index[inside]
         raw = np.linalg.norm(member - ensemble_mean, axis=-1)[has_angle][inside]
-        corrected = np.linalg.norm(correct(member) - ensemble_mean, axis=-1)[has_angle][inside]
+        corrected_member = correct(member)
+        corrected = np.linalg.norm(corrected_member - ensemble_mean, axis=-1)[has_angle][inside]
+        norm = np.linalg.norm(member, axis=-1)[has_angle][inside]
+        corrected_norm = np.linalg.norm(corrected_member, axis=-1)[has_angle][inside]
         counts += np.bincount(index, minlength=len(counts))
         raw_sums += np.bincount(index, weights=raw, minlength=len(counts))
         corrected_sums += np.bincount(index, weights=corrected, minlength=len(counts))
+        norm_sums += np.bincount(index, weights=norm, minlength=len(counts))
+        corrected_norm_sums += np.bincount(index, weights=corrected_norm, minlength=len(counts))
     with np.errstate(invalid="ignore", divide="ignore"):
         raw_mean = np.where(counts > 0, raw_sums / counts, np.nan)
         corrected_mean = np.where(counts > 0, corrected_sums / counts, np.nan)
         reduction = 100.0 * (raw_mean - corrected_mean) / raw_mean
+        norm_mean = np.where(counts > 0, norm_sums / counts, np.nan)
+        corrected_norm_mean = np.where(counts > 0, corrected_norm_sums / counts, np.nan)
+        geometric = 100.0 * (norm_mean - corrected_norm_mean) / norm_mean
     return pd.DataFrame(
         {
             "bin_low": edges[:-1],
@@ -366,6 +383,9 @@ def ensemble_difference_by_angle(
             "raw_l2": raw_mean,
             "corrected_l2": corrected_mean,
             "reduction_percent": reduction,
+            "member_l2": norm_mean,
+            "member_corrected_l2": corrected_norm_mean,
+            "geometric_percent": geometric,
             "zero_gradient_positions": zero_positions,
         }
     )

@@ -39,6 +39,7 @@ with needs("workflow", "simplexgrad.studies.claim_quantities"):
         MODEL,
         Claim,
         Measurement,
+        NotReachable,
         NotRun,
         RunTables,
         joined,
@@ -47,6 +48,13 @@ with needs("workflow", "simplexgrad.studies.claim_quantities"):
         need,
         percent_columns,
     )
+    from simplexgrad.studies.invivo_quantities import (
+        invivo_ensemble_narrowing,
+        invivo_large_angle_gap,
+        invivo_overall_reduction,
+        invivo_reduction_beyond_geometry,
+        invivo_reduction_trend,
+    )
 
 __all__ = ["QUANTITIES", "NEAR_ZERO_ANGLE", "measure"]
 
@@ -54,7 +62,6 @@ __all__ = ["QUANTITIES", "NEAR_ZERO_ANGLE", "measure"]
 # same value is the tolerance of the penalty_min_angle rows.
 NEAR_ZERO_ANGLE = 5.0
 NO_SUFFICIENT_LAMBDA = f"no lambda brought the angle SD under {NEAR_ZERO_ANGLE:g} degrees"
-MIN_BIN_POSITIONS = 10  # angle bins with fewer positions are left out of the Fig 3e trend
 LARGE_ANGLE = 45.0  # degrees: "large" background angles of Fig 3d's bottom panel
 
 
@@ -211,62 +218,30 @@ def large_angle_percent(claim: Claim, tables: RunTables) -> Measurement:
     return Measurement(tuple(float(rows[c].mean()) for c in columns), rows["seed"].nunique())
 
 
+PERVASIVE_PERCENT = 20.0  # the text's lower bound of the share of positions above 30 degrees
+
+
+def large_angle_prevalence(claim: Claim, tables: RunTables) -> Measurement:
+    """Mean over seeds of the % of sequences with at least :data:`PERVASIVE_PERCENT` % of their positions
+    above 30° (§5.5: "large gradient angles are pervasive in most sequences")."""
+    angles = need(tables.angles, "synthetic", "results/synthetic/angles.tsv")
+    rows = matching_rows(angles, "the synthetic angles", **model_labels(claim), method=claim.method)
+    column = percent_columns(rows, "results/synthetic/angles.tsv")[0]
+    if "sequence" not in rows.columns:
+        raise NotRun("the synthetic angle table has one row per model, not per sequence")
+    per_seed = rows.groupby("seed")[column].apply(lambda x: 100.0 * float((x >= PERVASIVE_PERCENT).mean()))
+    return Measurement(
+        (float(per_seed.mean()),), len(per_seed),
+        note=f"sequences with >= {PERVASIVE_PERCENT:g} % of positions above 30 degrees",
+    )  # fmt: skip
+
+
 def classification_auroc(claim: Claim, tables: RunTables) -> Measurement:
     """Mean test AUROC over the model type's seeds (from the synthetic metrics table)."""
     metrics = need(tables.metrics, "synthetic", "results/synthetic/metrics.tsv")
     rows = matching_rows(metrics, "the synthetic metrics", **model_labels(claim))
     values = rows.groupby("seed")["classification_auroc"].first().to_numpy(dtype=float)
     return Measurement((float(values.mean()),), len(values))
-
-
-def invivo_reduction_trend(claim: Claim, tables: RunTables) -> Measurement:
-    """Median over TFs of Spearman's ρ between |angle| (bin centre) and the ensemble-difference reduction
-    (Fig 3e, App. Fig 9); bins with fewer than :data:`MIN_BIN_POSITIONS` positions are left out."""
-    table = need(tables.invivo_differences, "invivo", "results/invivo/ensemble_difference.tsv")
-    rows = matching_rows(table, "the in vivo ensemble differences", **model_labels(claim))
-    rhos = []
-    for _, tf in rows.groupby("tf", sort=True):
-        tf = tf[(tf["positions"] >= MIN_BIN_POSITIONS) & np.isfinite(tf["reduction_percent"])]
-        if len(tf) >= 3:
-            centre = np.abs((tf["bin_low"].to_numpy() + tf["bin_high"].to_numpy()) / 2)
-            rhos.append(float(spearmanr(centre, tf["reduction_percent"].to_numpy()).statistic))
-    rhos = [rho for rho in rhos if not math.isnan(rho)]
-    if not rhos:
-        return Measurement((math.nan,), 0, note="no TF has 3 angle bins with enough positions")
-    return Measurement((float(np.median(rhos)),), len(rhos), note=f"rho per TF: {joined(rhos, '.2f')}")
-
-
-def invivo_ensemble_narrowing(claim: Claim, tables: RunTables) -> Measurement:
-    """Per TF, the ensemble map's angle SD minus its members' mean angle SD (App. Figs 9/10)."""
-    table = need(tables.invivo_angles, "invivo", "results/invivo/angles.tsv")
-    rows = matching_rows(table, "the in vivo angles", **model_labels(claim))
-    differences = []
-    for _, tf in rows.groupby("tf", sort=True):
-        ensemble = tf["member"].astype(str) == "ensemble"
-        if ensemble.any() and (~ensemble).any():
-            spreads = tf["angle_sd"]
-            differences.append(float(spreads[ensemble].mean() - spreads[~ensemble].mean()))
-    differences = np.asarray(differences)
-    if not len(differences):
-        raise NotRun(f"no ensemble with members for {claim.model} in results/invivo/angles.tsv")
-    return Measurement((float(differences.mean()),), len(differences), differences=differences)
-
-
-def invivo_large_angle_gap(claim: Claim, tables: RunTables) -> Measurement:
-    """In vivo minus synthetic mean % above 30, 45 and 60° for one model type (Fig 4b, App. Fig 13)."""
-    invivo = need(tables.invivo_angles, "invivo", "results/invivo/angles.tsv")
-    synthetic = need(tables.angles, "synthetic", "results/synthetic/angles.tsv")
-    members = matching_rows(invivo, "the in vivo angles", **model_labels(claim))
-    members = members[members["member"].astype(str) != "ensemble"]
-    reference = matching_rows(synthetic, "the synthetic angles", **model_labels(claim), method=claim.method)
-    columns = percent_columns(members, "results/invivo/angles.tsv")
-    percent_columns(reference, "results/synthetic/angles.tsv")
-    by_tf = members.groupby("tf")[columns].mean()
-    gap = tuple(float(by_tf[c].mean() - reference[c].mean()) for c in columns)
-    return Measurement(
-        gap, len(by_tf), note=f"in vivo {joined(by_tf.mean(), '.1f', '/')}, synthetic "
-        f"{joined(reference[columns].mean(), '.1f', '/')}"
-    )  # fmt: skip
 
 
 def _settings(claim: Claim, table: pd.DataFrame | None, study: str, parameter: str) -> pd.DataFrame:
@@ -382,6 +357,23 @@ def epoch_seconds(claim: Claim, tables: RunTables) -> Measurement:
     return Measurement((float(np.median(seconds)),), len(seconds), note="models trained one at a time")
 
 
+def basset_angles(claim: Claim, tables: RunTables) -> Measurement:
+    """App. Fig 11: angles of the Basset model, out of reach (see the message)."""
+    raise NotReachable(
+        "needs Basset trained on DNase-seq of 164 cell types (hundreds of GB from ENCODE and Roadmap) or "
+        "the authors' trained Basset weights; neither is reachable from a machine that reaches package "
+        "registries only, and the study's synthetic and TF models do not stand in for a multi-task model"
+    )
+
+
+def p100_epoch_seconds(claim: Claim, tables: RunTables) -> Measurement:
+    """Appendix A's P100 epoch time, out of reach (see the message)."""
+    raise NotReachable(
+        "needs an NVIDIA P100; the GPU this project is lent is an H100 or H200, whose epoch time is the "
+        "informational row epoch_seconds_gpu"
+    )
+
+
 # quantity -> (the study it needs, how it is measured)
 QUANTITIES: dict[str, tuple[str, Callable[[Claim, RunTables], Measurement]]] = {
     "correction_gain": ("synthetic", correction_gain),
@@ -403,8 +395,11 @@ QUANTITIES: dict[str, tuple[str, Callable[[Claim, RunTables], Measurement]]] = {
     "angle_sd_motif_vs_null": ("synthetic", _angle_sd_against_null(0, "motif")),
     "angle_sd_background_vs_null": ("synthetic", _angle_sd_against_null(1, "background")),
     "large_angle_percent": ("synthetic", large_angle_percent),
+    "large_angle_prevalence": ("synthetic", large_angle_prevalence),
     "classification_auroc": ("synthetic", classification_auroc),
     "invivo_reduction_trend": ("invivo", invivo_reduction_trend),
+    "invivo_overall_reduction": ("invivo", invivo_overall_reduction),
+    "invivo_reduction_beyond_geometry": ("invivo", invivo_reduction_beyond_geometry),
     "invivo_ensemble_narrowing": ("invivo", invivo_ensemble_narrowing),
     "invivo_large_angle_gap": ("invivo", invivo_large_angle_gap),
     "init_angle_trend": ("init_study", init_angle_trend),
@@ -414,6 +409,8 @@ QUANTITIES: dict[str, tuple[str, Callable[[Claim, RunTables], Measurement]]] = {
     "penalty_auroc_too_large": ("angle_penalty_study", penalty_auroc_too_large),
     "penalty_interpretability_bump": ("angle_penalty_study", penalty_interpretability_bump),
     "epoch_seconds": ("gpu", epoch_seconds),
+    "basset_angles": ("invivo", basset_angles),
+    "p100_epoch_seconds": ("gpu", p100_epoch_seconds),
 }
 
 

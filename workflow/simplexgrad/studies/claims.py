@@ -24,6 +24,7 @@ __all__ = [
     "Claim",
     "Measurement",
     "NotRun",
+    "NotReachable",
     "RunTables",
     "need",
     "model_labels",
@@ -82,6 +83,11 @@ class Measurement:
 
 class NotRun(Exception):
     """The claim cannot be measured in this run (its study is off, or its model type or table is absent)."""
+
+
+class NotReachable(Exception):
+    """The claim cannot be measured by any run of this project (its data, model or hardware is out of
+    reach); the message says why."""
 
 
 @dataclass

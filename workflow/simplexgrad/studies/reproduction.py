@@ -25,6 +25,7 @@ with needs("workflow", "simplexgrad.studies.reproduction"):
     from simplexgrad import io
     from simplexgrad.studies.claims import STUDIES
     from simplexgrad.studies.scorecard import (
+        NOT_REACHABLE,
         NOT_REPRODUCED,
         NOT_RUN,
         SCORECARD_COLUMNS,
@@ -33,7 +34,7 @@ with needs("workflow", "simplexgrad.studies.reproduction"):
         hypotheses,
     )
 
-__all__ = ["wall_time", "record_markdown", "reproduction_record"]
+__all__ = ["wall_time", "record_markdown", "read_scorecard", "reproduction_record"]
 
 # Snakemake's log stamps every job with time.asctime() in brackets: [Sun Nov 29 22:55:30 2026].
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4})\]", re.M)
@@ -137,24 +138,30 @@ def record_markdown(
         null = row.null_verdict if row.null_verdict != NOT_RUN else "not measured"
         cells = (row.statement, f"{row.measured} of {row.rows}", row.held, p, row.verdict, null, row.evidence)
         lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    combined = "run" in scorecard.columns  # several runs scored together: each row names its run
+    if combined:
+        lines += [
+            "",
+            "Several runs are scored together: each claim's verdict is that of the run that measured it on "
+            "the most seeds (or TFs, or models), never pooled across runs, and its null's from that run or "
+            "else the first run that measured one; the column *run* names them (verdict / null).",
+        ]
     for study, title in STUDIES.items():
         rows = scorecard[scorecard["study"] == study]
         if rows.empty:
             continue
-        lines += [
-            "",
-            f"## {title}",
-            "",
-            "| claim | source | paper | ours | n | test, or why not run | verdict | null |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
+        header = ["claim", "source", "paper", "ours", "n", "test, or why not run", "verdict", "null"]
+        header += ["run"] if combined else []
+        lines += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
         for row in rows.itertuples():
             reference = f" ({row.reference})" if row.reference != "paper text" else ""
             verdict = f"**{row.verdict}**" if row.verdict == NOT_REPRODUCED else row.verdict
             ours = "" if pd.isna(row.ours) else row.ours
             null = f"{row.null} ({row.null_verdict})" if row.null_verdict != NOT_RUN else "not measured"
-            how = row.test if row.verdict != NOT_RUN else row.note
-            cells = (f"{row.statement}{reference}", row.source, row.paper, ours, row.n, how, verdict, null)
+            how = row.test if row.verdict not in (NOT_RUN, NOT_REACHABLE) else row.note
+            cells = [f"{row.statement}{reference}", row.source, row.paper, ours, row.n, how, verdict, null]
+            if combined:
+                cells.append(" / ".join(name or "—" for name in (row.run, row.null_run)))
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     failed = scorecard[scorecard["verdict"] == NOT_REPRODUCED]
     if not failed.empty:
@@ -172,7 +179,8 @@ def record_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _read_scorecard(path: str) -> pd.DataFrame:
+def read_scorecard(path: str) -> pd.DataFrame:
+    """A scorecard TSV (every column as text), checked: its columns and its verdicts."""
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     missing = [column for column in SCORECARD_COLUMNS if column not in table.columns]
     if missing:
@@ -209,6 +217,7 @@ def reproduction_record(
     run_command: str | None = None,
     date: str | None = None,
     other_records: list[str] | None = None,
+    combine_commands: list[str] | None = None,
 ) -> None:
     """Write the record of a finished run (docs/reproduction.md) from its scorecard.
 
@@ -235,8 +244,11 @@ def reproduction_record(
         Date of the run; default: when the scorecard was written (UTC).
     other_records : list of str or None
         Markdown records of other runs (e.g. a GPU run's README) to link, each under its first heading.
+    combine_commands : list of str or None
+        For a scorecard of several runs (``simplexgrad scorecard-combine``): the commands that score the
+        other runs and combine them, printed between the run's command and this page's.
     """
-    table = _read_scorecard(scorecard)
+    table = read_scorecard(scorecard)
     texts = {path: Path(path).read_text(encoding="utf-8") for path in configs}
     reasons = _read_notes(notes) if notes else {}
     seconds = wall_time(snakemake_log) if snakemake_log else None
@@ -260,6 +272,7 @@ def reproduction_record(
     options += [("--figures", figures), ("--notes", [notes] if notes else [])]
     options += [("--figure-dir", [figure_dir] if figure_dir else [])]
     options += [("--other-records", other_records or [])]
+    options += [("--combine-commands", combine_commands or [])]
     others = [
         (_first_heading(path), Path(os.path.relpath(path, page.parent)).as_posix())
         for path in other_records or []
@@ -268,7 +281,8 @@ def reproduction_record(
         f"{flag} {' '.join(shlex.quote(value) for value in values)}" for flag, values in options if values
     )
     links = [Path(os.path.relpath(folder / name, page.parent)).as_posix() for name in names]
-    text = record_markdown(table, date, texts, seconds, [run, record], links, reasons, others)
+    commands = [run, *(combine_commands or []), record]
+    text = record_markdown(table, date, texts, seconds, commands, links, reasons, others)
     folder.mkdir(parents=True, exist_ok=True)
     for figure, name in zip(figures, names):
         with io.atomic_output(folder / name) as temporary:

@@ -37,7 +37,7 @@ with needs("workflow", "simplexgrad.studies.scorecard"):
 
     from simplexgrad import io
     from simplexgrad.studies.claim_quantities import QUANTITIES, measure
-    from simplexgrad.studies.claims import STUDIES, Claim, Measurement, NotRun, RunTables
+    from simplexgrad.studies.claims import STUDIES, Claim, Measurement, NotReachable, NotRun, RunTables
     from simplexgrad.studies.hypotheses import hypothesis_of, hypothesis_table
     from simplexgrad.tables import read_table
 
@@ -48,6 +48,7 @@ __all__ = [
     "MIN_TEST_SIZE",
     "read_claims",
     "judge",
+    "evidence_of",
     "score",
     "hypotheses",
     "headline",
@@ -56,7 +57,8 @@ __all__ = [
 ]
 
 REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run at this configuration"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_RUN)
+NOT_REACHABLE = "not reachable here"  # no run of this project can measure it: its data, model or hardware
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_RUN, NOT_REACHABLE)
 # What a reproduced claim shows against the null baseline of the same run.
 DISCRIMINATES, DOES_NOT_DISCRIMINATE, NO_NULL = "discriminates", "does not discriminate", "no null"
 EVIDENCE = (DISCRIMINATES, DOES_NOT_DISCRIMINATE, NO_NULL)
@@ -214,12 +216,12 @@ def _null_verdict(claim: Claim, null: RunTables | None) -> tuple[str, str]:
         return "", NOT_RUN
     try:
         measurement = measure(claim, null)
-    except NotRun:
+    except (NotRun, NotReachable):
         return "", NOT_RUN
     return _format(measurement.value), judge(claim, measurement)[0]
 
 
-def _evidence(verdict: str, null_verdict: str) -> str:
+def evidence_of(verdict: str, null_verdict: str) -> str:
     """What a reproduced claim shows against the null (:data:`EVIDENCE`); "" for any other verdict."""
     if verdict != REPRODUCED:
         return ""
@@ -251,8 +253,9 @@ def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = N
         }
         try:
             measurement = measure(claim, tables)
-        except NotRun as reason:
-            rows.append({**row, "ours": "", "n": 0, "test": "", "p": math.nan, "verdict": NOT_RUN, **baseline,
+        except (NotRun, NotReachable) as reason:
+            verdict = NOT_REACHABLE if isinstance(reason, NotReachable) else NOT_RUN
+            rows.append({**row, "ours": "", "n": 0, "test": "", "p": math.nan, "verdict": verdict, **baseline,
                          "evidence": "", "note": str(reason)})  # fmt: skip
             continue
         verdict, test, p = _judged(claim, measurement)
@@ -265,7 +268,7 @@ def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = N
                 "p": p,
                 "verdict": verdict,
                 **baseline,
-                "evidence": _evidence(verdict, null_verdict),
+                "evidence": evidence_of(verdict, null_verdict),
                 "note": measurement.note,
             }
         )
@@ -275,7 +278,7 @@ def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = N
 def hypotheses(table: pd.DataFrame) -> pd.DataFrame:
     """The paper's hypotheses judged over a scorecard's rows (:func:`simplexgrad.studies.hypotheses.
     hypothesis_table`): one row each, with the null's verdict and the evidence."""
-    return hypothesis_table(table, REPRODUCED, NOT_RUN, _evidence)
+    return hypothesis_table(table, REPRODUCED, NOT_RUN, evidence_of)
 
 
 def headline(table: pd.DataFrame) -> str:
@@ -295,6 +298,7 @@ def headline(table: pd.DataFrame) -> str:
         f"{int(evidence.get(DOES_NOT_DISCRIMINATE, 0))} reproduced that the null passes too (they do not "
         f"discriminate), {int(verdicts.get(NOT_REPRODUCED, 0))} not reproduced, "
         f"{int(verdicts.get(NOT_RUN, 0))} not run at this configuration"
+        + (f", {int(verdicts[NOT_REACHABLE])} not reachable here" if verdicts.get(NOT_REACHABLE) else "")
     )
 
 
@@ -339,7 +343,7 @@ def scorecard_markdown(table: pd.DataFrame, title: str = "") -> str:
         for row in rows.itertuples():
             verdict = row.verdict if row.verdict != NOT_REPRODUCED else f"**{row.verdict}**"
             null = f"{row.null} ({row.null_verdict})" if row.null_verdict != NOT_RUN else "not measured"
-            how = row.test if row.verdict != NOT_RUN else row.note
+            how = row.test if row.verdict not in (NOT_RUN, NOT_REACHABLE) else row.note
             reference = f" ({row.reference})" if row.reference != "paper text" else ""
             lines.append(
                 "| "

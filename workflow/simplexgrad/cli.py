@@ -124,7 +124,7 @@ COMMANDS: dict[str, Command] = {
                                {"out": Output(".tsv")}),
     "scorecard": Command("simplexgrad.studies.scorecard:scorecard_file", "workflow",
                          "the paper's claims against a run's tables", {"out": FILE, "out_markdown": FILE}),
-    "scorecard-combine": Command("simplexgrad.studies.combined_runs:combine_scorecard_files", "workflow",
+    "scorecard-combine": Command("simplexgrad.studies.combined_runs:scorecard_combine_file", "workflow",
                                  "one scorecard from several runs': per claim the run with most evidence",
                                  {"out": FILE, "out_markdown": FILE}),
     "member-tables": Command("simplexgrad.studies.combined_runs:member_tables_file", "workflow",

@@ -40,7 +40,7 @@ with needs("workflow", "simplexgrad.studies.combined_runs"):
 __all__ = [
     "RUN_COLUMNS",
     "combine_scorecards",
-    "combine_scorecard_files",
+    "scorecard_combine_file",
     "member_tables_to_run",
     "member_tables_file",
 ]
@@ -95,7 +95,7 @@ def combine_scorecards(scorecards: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*SCORECARD_COLUMNS, *RUN_COLUMNS])
 
 
-def combine_scorecard_files(
+def scorecard_combine_file(
     scorecards: list[str], runs: list[str], out: str, out_markdown: str, title: str = ""
 ) -> None:
     """Score several runs as one: a combined scorecard TSV and its Markdown page.

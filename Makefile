@@ -87,6 +87,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/training_epoch.py --threads 2
 	$(BIN)/python benchmarks/angle_penalty_modes.py --threads 2
 	$(BIN)/python benchmarks/ensemble_training.py --members 1 10 --num-seqs 2000 --tensorflow
+	$(BIN)/python benchmarks/ensemble_chip.py --threads 2
 	$(BIN)/python benchmarks/correct_memory.py
 	$(BIN)/python benchmarks/report.py
 

@@ -372,7 +372,12 @@ def test_saved_members_are_single_runs_with_best_weights(jax_side, dataset):
             "data",
             *TrainingConfig.__dataclass_fields__,
         }
-        assert set(metrics) == single_keys | {"engine"}
+        assert set(metrics) == single_keys | {"engine", "epoch_loop", "convolution", "precision"}
+        assert (metrics["epoch_loop"], metrics["convolution"], metrics["precision"]) == (
+            "per_batch",  # auto, on a CPU
+            "vmap",
+            "float32",
+        )
         # The saved weights are the best epoch's: TensorFlow's evaluation of the loaded model gives that
         # epoch's logged validation loss (BCE + L2) and AUROC.
         model = load_model(folder / "model.keras")

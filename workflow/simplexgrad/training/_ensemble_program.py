@@ -3,7 +3,8 @@
 Variable values travel as lists of ``(K, ...)`` arrays (``K`` members stacked on the first axis) in the
 model's variable order; the Keras model only supplies the computation, through ``stateless_call``, and
 Adam its update rule, through ``stateless_apply``. One :class:`GroupProgram` serves every group of one
-structure (compiled once per group size and batch shape). JAX is imported only when a program is built.
+structure, convolution formulation and precision (:mod:`._ensemble_forward`; compiled once per group
+size and batch shape). JAX is imported only when a program is built.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ with needs("jax", "simplexgrad.training._ensemble_program"):
     import keras
 
     from simplexgrad.backend import scoring_model
+    from simplexgrad.training._ensemble_forward import (
+        Convolution,
+        Precision,
+        check_choice,
+        convolutions,
+        matmul_precision,
+    )
     from simplexgrad.training.recipe import angle_penalty
 
 __all__ = ["GroupProgram", "program_for", "stacked_values", "device_chunks"]
@@ -32,20 +40,38 @@ class GroupProgram:
     A state is ``(trainable, non_trainable, optimizer)``: lists of ``(K, ...)`` arrays in the order of
     the model's ``trainable_variables``, ``non_trainable_variables`` (batch-norm statistics and dropout
     seeds) and Adam's ``variables`` (iteration, learning rate, moments).
+
+    Parameters
+    ----------
+    template : keras.Model
+        Any member (only its structure is used).
+    convolution : {'vmap', 'im2col'}
+        How the members' convolutions are computed (:func:`._ensemble_forward.convolutions`).
+    precision : {'float32', 'tf32'}
+        Arithmetic of matrix products and convolutions (:func:`._ensemble_forward.matmul_precision`).
     """
 
-    def __init__(self, template: keras.Model):
+    def __init__(
+        self, template: keras.Model, convolution: Convolution = "vmap", precision: Precision = "float32"
+    ):
         import jax
 
+        check_choice("convolution", convolution, ("vmap", "im2col"))
+        check_choice("precision", precision, ("float32", "tf32"))
+        self.convolution, self.precision = convolution, precision
         self.model = scoring_model(template, "logit")  # the same variables in the same order; logits out
         self.optimizer = keras.optimizers.Adam()
         self.optimizer.build(self.model.trainable_variables)
         names = [variable.name for variable in self.optimizer.variables]
         self.rate_index = names.index("learning_rate")
         self._orders = jax.jit(self._epoch_orders, static_argnames=("count",))
-        self._train_batch = jax.jit(self._group_step, static_argnames=("batch_size", "strength", "mode"))
+        step_options = ("batch_size", "penalised", "mode")
+        self._train_batch = jax.jit(self._group_step, static_argnames=step_options)
+        self._train_batches = jax.jit(self._group_steps, static_argnames=(*step_options, "steps"))
         self._predict_chunk = jax.jit(self._chunk_logits)
         self.keep_where = jax.jit(_keep_where)
+        self.take = jax.jit(_take)
+        self.put = jax.jit(_put)
 
     def initial_state(self, models: Sequence[keras.Model], learning_rates: np.ndarray) -> tuple:
         """The members' built weights, fresh Adam slots and their ``(K,)`` learning rates."""
@@ -68,15 +94,30 @@ class GroupProgram:
         return state[0], state[1], optimizer_values
 
     def run_epoch(
-        self, state, x, y, keys, epoch: int, active, batch_size: int, strength: float, mode: str = "training"
+        self,
+        state,
+        x,
+        y,
+        keys,
+        epoch: int,
+        active,
+        batch_size: int,
+        strength,
+        mode: str = "training",
+        loop: str = "per_batch",
+        penalised: bool | None = None,
     ):
         """One epoch of every member on the device-resident ``x (N, L, A)``, ``y (N, 1)``.
 
         Member ``k`` visits the rows in its own order (a permutation drawn from ``keys[k]`` and the
         epoch), in batches of ``batch_size`` and a last, smaller batch, as ``model.fit`` does; members
-        with ``active[k]`` false keep their state. One compiled call per batch: XLA's CPU backend runs
-        convolutions inside a ``lax.scan`` several times slower, and on a GPU the calls queue up
-        asynchronously. ``strength`` and ``mode`` are the angle penalty's (see :meth:`member_loss`).
+        with ``active[k]`` false keep their state. ``strength`` is the angle penalty's ``(K,)`` λ (a
+        float: the same for all), ``mode`` its mode (see :meth:`member_loss`); ``penalised`` (default: any
+        λ > 0) whether the program computes the penalty: a group whose λ are all 0 compiles none.
+        ``loop`` ``"per_batch"``: one compiled call per batch (XLA's CPU backend runs convolutions inside
+        a ``lax.scan`` several times slower; on a GPU the calls queue up asynchronously); ``"compiled"``:
+        the full batches as one ``lax.scan`` program, the last smaller batch as one more call (the same
+        steps in the same order).
 
         Returns
         -------
@@ -85,37 +126,59 @@ class GroupProgram:
             losses weighted by batch size, as Keras logs ``loss``); and its training-mode probabilities
             ``(K, N)`` in visiting order.
         """
+        import jax
         import jax.numpy as jnp
 
-        count = x.shape[0]
-        orders = self._orders(keys, epoch, count=count)
-        starts = range(0, count, batch_size)
+        check_choice("loop", loop, ("per_batch", "compiled"))
+        count, members = x.shape[0], keys.shape[0]
+        strengths = np.broadcast_to(np.asarray(strength, dtype=keras.config.floatx()), (members,))
+        penalised = bool(np.any(strengths > 0)) if penalised is None else penalised
+        strengths = jax.device_put(np.ascontiguousarray(strengths))
+        options = {"penalised": penalised, "mode": mode}
+        starts = list(range(0, count, batch_size))
         losses, probabilities = [], []
-        for start in starts:  # queued without waiting; results come back once, below
-            size = min(batch_size, count - start)
-            state, loss, batch_probabilities = self._train_batch(
-                state, x, y, orders, start, active, batch_size=size, strength=strength, mode=mode
-            )
-            losses.append(loss)
-            probabilities.append(batch_probabilities)
-        sizes = np.array([min(batch_size, count - start) for start in starts], dtype=np.float64)
-        mean_loss = sizes @ np.asarray(jnp.stack(losses), dtype=np.float64) / count
+        with matmul_precision(self.precision):
+            orders = self._orders(keys, epoch, count=count)
+            full = count // batch_size
+            if loop == "compiled" and full > 0:
+                state, loss, batch_probabilities = self._train_batches(
+                    state, x, y, orders, active, strengths, batch_size=batch_size, steps=full, **options
+                )
+                losses.append(loss)
+                probabilities.append(batch_probabilities)
+                starts = starts[full:]
+            for start in starts:  # queued without waiting; results come back once, below
+                size = min(batch_size, count - start)
+                state, loss, batch_probabilities = self._train_batch(
+                    state, x, y, orders, start, active, strengths, batch_size=size, **options
+                )
+                losses.append(loss[None])
+                probabilities.append(batch_probabilities)
+        sizes = np.array([min(batch_size, count - start) for start in range(0, count, batch_size)])
+        batch_losses = np.asarray(jnp.concatenate(losses), dtype=np.float64)  # (batches, K)
+        mean_loss = sizes.astype(np.float64) @ batch_losses / count
         return state, np.asarray(orders), mean_loss, np.asarray(jnp.concatenate(probabilities, axis=1))
 
     def predict(self, trainable, non_trainable, chunks: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Inference-mode logits ``(K, Σ chunk rows)`` and regularisation losses ``(K,)``."""
-        outputs = [self._predict_chunk(trainable, non_trainable, chunk) for chunk in chunks]
+        with matmul_precision(self.precision):
+            outputs = [self._predict_chunk(trainable, non_trainable, chunk) for chunk in chunks]
         logits = np.concatenate([np.asarray(chunk_logits) for chunk_logits, _ in outputs], axis=1)
         return logits, np.asarray(outputs[0][1])
 
-    def member_loss(self, trainable, non_trainable, x, y, strength: float, mode: str = "training"):
+    def member_loss(
+        self, trainable, non_trainable, x, y, strength, mode: str = "training", penalised: bool | None = None
+    ):
         """One member's training loss on a ``(B, L, A)`` batch, as the TF engine computes it.
 
         BCE on the logit (TensorFlow's path for a sigmoid output), the layers' L2 penalties and, for
         ``strength`` λ > 0, ``λ · angle_penalty`` of the saliency (gradient of the summed probability):
         with ``mode`` ``"training"`` (the authors') that of the same training-mode forward pass (dropout
         on, batch statistics); with ``"inference"`` that of the inference-mode model, with this batch's
-        updated batch-norm statistics read as values (no gradient flows through them).
+        updated batch-norm statistics read as values (no gradient flows through them). ``strength`` may
+        be traced (a member's λ in a group); ``penalised`` (default: ``strength > 0``, for a number) says
+        whether the penalty is computed at all. Where it is and λ is 0, the loss is the unpenalised one
+        exactly (the penalty enters through ``where``) and the penalty's gradient is zero.
 
         Returns
         -------
@@ -131,12 +194,14 @@ class GroupProgram:
             )
             return jnp.sum(jax.nn.sigmoid(logits[:, 0])), (logits, updated, losses)
 
-        if strength > 0 and mode == "training":
+        if penalised is None:
+            penalised = bool(strength > 0)
+        if penalised and mode == "training":
             (_, (logits, updated, losses)), saliency = jax.value_and_grad(forward, has_aux=True)(x)
         else:
             _, (logits, updated, losses) = forward(x)
         loss = jnp.mean(keras.ops.binary_crossentropy(y, logits, from_logits=True)) + sum(losses)
-        if strength > 0 and mode == "inference":
+        if penalised and mode == "inference":
             statistics = jax.lax.stop_gradient(updated)
 
             def summed_probability(inputs):
@@ -144,11 +209,11 @@ class GroupProgram:
                 return jnp.sum(jax.nn.sigmoid(scores[:, 0]))
 
             saliency = jax.grad(summed_probability)(x)
-        if strength > 0:
-            loss = loss + strength * angle_penalty(saliency)
+        if penalised:
+            loss = loss + jnp.where(strength > 0, strength * angle_penalty(saliency), 0.0)
         return loss, (updated, logits)
 
-    def _member_step(self, state, x, y, active, strength: float, mode: str):
+    def _member_step(self, state, x, y, active, strength, penalised: bool, mode: str):
         """One member's step on a ``(B, L, A)`` batch: :meth:`member_loss`, Adam, masked by ``active``."""
         import jax
         import jax.numpy as jnp
@@ -156,7 +221,7 @@ class GroupProgram:
         trainable, non_trainable, optimizer_values = state
 
         def loss_function(trainable_values):
-            return self.member_loss(trainable_values, non_trainable, x, y, strength, mode)
+            return self.member_loss(trainable_values, non_trainable, x, y, strength, mode, penalised)
 
         (loss, (updated, logits)), grads = jax.value_and_grad(loss_function, has_aux=True)(trainable)
         new_trainable, new_optimizer = self.optimizer.stateless_apply(optimizer_values, grads, trainable)
@@ -165,13 +230,53 @@ class GroupProgram:
         )
         return new_state, loss, jax.nn.sigmoid(logits[:, 0])
 
-    def _group_step(self, state, x, y, orders, start, active, batch_size: int, strength: float, mode: str):
-        """Every member's step on its rows ``orders[:, start : start + batch_size]`` of ``x`` and ``y``."""
+    def _group_step(
+        self, state, x, y, orders, start, active, strengths, batch_size: int, penalised: bool, mode: str
+    ):
+        """Every member's step on its rows ``orders[:, start : start + batch_size]`` of ``x`` and ``y``.
+
+        Returns the new state, the ``(K,)`` batch losses and the ``(K, batch_size)`` probabilities."""
         import jax
 
         indices = jax.lax.dynamic_slice_in_dim(orders, start, batch_size, axis=1)
-        step = jax.vmap(lambda s, xb, yb, a: self._member_step(s, xb, yb, a, strength, mode))
-        return step(state, x[indices], y[indices], active)
+        step = jax.vmap(lambda s, xb, yb, a, lam: self._member_step(s, xb, yb, a, lam, penalised, mode))
+        with convolutions(self.model, self.convolution):  # while tracing
+            return step(state, x[indices], y[indices], active, strengths)
+
+    def _group_steps(
+        self, state, x, y, orders, active, strengths, batch_size: int, steps: int, penalised: bool, mode: str
+    ):
+        """:meth:`_group_step` on the first ``steps`` full batches, as one ``lax.scan``.
+
+        Returns the new state, ``(steps, K)`` batch losses and ``(K, steps · batch_size)`` probabilities."""
+        import jax
+        import jax.numpy as jnp
+
+        def body(carried, start):
+            new, loss, probabilities = self._group_step(
+                carried, x, y, orders, start, active, strengths, batch_size, penalised, mode
+            )
+            return new, (loss, probabilities)
+
+        starts = jnp.arange(steps, dtype=orders.dtype) * batch_size
+        state, (losses, probabilities) = jax.lax.scan(body, state, starts)
+        members = probabilities.shape[1]
+        return state, losses, jnp.swapaxes(probabilities, 0, 1).reshape(members, steps * batch_size)
+
+    def step_cost(self, state, x, y, keys, batch_size: int, strength, mode: str = "training") -> dict:
+        """XLA's cost analysis (``flops``, ``bytes accessed``, …) of one compiled step on a full batch."""
+        import jax
+
+        members = keys.shape[0]
+        strengths = np.broadcast_to(np.asarray(strength, dtype=keras.config.floatx()), (members,))
+        with matmul_precision(self.precision):
+            orders = self._orders(keys, 0, count=x.shape[0])
+            lowered = self._train_batch.lower(
+                state, x, y, orders, 0, jax.numpy.ones(members, bool), jax.device_put(strengths),
+                batch_size=batch_size, penalised=bool(np.any(strengths > 0)), mode=mode,
+            )  # fmt: skip
+            analysis = lowered.compile().cost_analysis()
+        return dict(analysis[0] if isinstance(analysis, list) else analysis)
 
     def _epoch_orders(self, keys, epoch, count: int):
         """``(K, count)``: member ``k``'s permutation of the rows for this epoch."""
@@ -189,7 +294,8 @@ class GroupProgram:
             )
             return logits[:, 0], sum(losses)
 
-        return jax.vmap(member)(trainable, non_trainable)
+        with convolutions(self.model, self.convolution):  # while tracing
+            return jax.vmap(member)(trainable, non_trainable)
 
 
 def _keep_where(mask, new, old):
@@ -200,11 +306,27 @@ def _keep_where(mask, new, old):
     return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
 
 
-def program_for(model: keras.Model) -> GroupProgram:
-    """The cached program for ``model``'s structure (its name and weight shapes)."""
-    key = (model.name, tuple(tuple(weight.shape) for weight in model.weights))
+def _take(slots, values):
+    """Rows ``slots`` (first axis) of every array of a nested state: a smaller group's state."""
+    import jax
+
+    return jax.tree.map(lambda array: array[slots], values)
+
+
+def _put(values, slots, part):
+    """``values`` with rows ``slots`` replaced by ``part``'s rows (distinct slots), for nested states."""
+    import jax
+
+    return jax.tree.map(lambda array, rows: array.at[slots].set(rows), values, part)
+
+
+def program_for(
+    model: keras.Model, convolution: Convolution = "vmap", precision: Precision = "float32"
+) -> GroupProgram:
+    """The cached program for ``model``'s structure (its name and weight shapes) and these options."""
+    key = (model.name, tuple(tuple(weight.shape) for weight in model.weights), convolution, precision)
     if key not in _PROGRAMS:
-        _PROGRAMS[key] = GroupProgram(model)
+        _PROGRAMS[key] = GroupProgram(model, convolution, precision)
     return _PROGRAMS[key]
 
 

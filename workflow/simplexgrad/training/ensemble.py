@@ -5,9 +5,14 @@ weights, dropout keys and batch order), its learning rate with ``ReduceLROnPlate
 its early stopping with best weights kept, its batch-norm statistics, the L2 penalty of the models'
 regularisers (``stateless_call`` returns them with ``return_losses=True``), ``angle_penalty`` with its
 ``angle_penalty_mode`` (the saliency of the training-mode pass, or of the inference-mode model, inside
-the step) and ``init_stddev``. One training step updates all ``K`` members of a group (``jax.vmap`` over
-the members, ``lax.scan`` over an epoch's batches); members that stopped are frozen by masked updates.
-Data are put on the device once per group; each member gathers its own batches.
+the step) and ``init_stddev``; members of one group may differ in seed, schedule, ``init_stddev`` and
+``angle_penalty`` (a ``(K,)`` λ inside the one compiled step). One training step updates all ``K`` members
+of a group (``jax.vmap`` over the members); an epoch is one compiled call per batch or one ``lax.scan``
+over its full batches (``epoch_loop``). Members that stopped are frozen by masked updates, and once enough
+have stopped the others move to a smaller program (a bucket of :func:`._ensemble_forward.bucket_size`),
+their state scattered back after each epoch. Data are put on the device once per group; each member
+gathers its own batches. ``convolution`` and ``precision`` select how convolutions are computed
+(:mod:`simplexgrad.training._ensemble_forward`).
 
 Decisions use ``val_auroc`` computed as ``keras.metrics.AUC(num_thresholds=1000)`` computes it, and the
 callbacks' rules, re-implemented per member in :mod:`simplexgrad.training._ensemble_schedule`, so that a
@@ -27,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import os
-import string
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -45,6 +49,15 @@ with needs("jax", "simplexgrad.training.ensemble"):
     from simplexgrad.backend import configure_threads
     from simplexgrad.io import load_split
     from simplexgrad.metrics import aupr_per_row, auroc_per_row
+    from simplexgrad.training._ensemble_forward import (
+        Convolution,
+        EpochLoop,
+        Precision,
+        bucket_size,
+        expand,
+        resolve_epoch_loop,
+    )
+    from simplexgrad.training._ensemble_members import member_directories, member_settings
     from simplexgrad.training._ensemble_program import device_chunks, program_for, stacked_values
     from simplexgrad.training._ensemble_schedule import MemberSchedules, keras_auroc
     from simplexgrad.training.models import Activation, Architecture
@@ -62,14 +75,13 @@ __all__ = ["GROUP_FIELDS", "train_group", "predict_group", "train_ensemble"]
 log = logging.getLogger(__name__)
 
 # Members of one group share these fields (they fix the compiled program or the recipe's length); they
-# may differ in seed and in the schedule's fields (learning rate, patience, factor, minimum rate).
+# may differ in seed, initialisation (init_stddev), angle penalty strength and the schedule's fields
+# (learning rate, patience, factor, minimum rate).
 GROUP_FIELDS = (
     "architecture",
     "activation",
     "first_layer_filters",
     "first_layer_kernel_size",
-    "init_stddev",
-    "angle_penalty",
     "angle_penalty_mode",
     "epochs",
     "batch_size",
@@ -109,6 +121,10 @@ def train_group(
     y_train: np.ndarray,
     x_valid: np.ndarray,
     y_valid: np.ndarray,
+    epoch_loop: EpochLoop = "auto",
+    convolution: Convolution = "vmap",
+    precision: Precision = "float32",
+    compact: bool = True,
 ) -> list[tuple[keras.Model, pd.DataFrame]]:
     """Train ``K`` members of one shape together, each as :func:`simplexgrad.training.single.train` would.
 
@@ -120,6 +136,15 @@ def train_group(
         ``(N, L, A)`` one-hot sequences.
     y_train, y_valid : numpy.ndarray
         ``(N, 1)`` binary labels.
+    epoch_loop : {'auto', 'compiled', 'per_batch'}
+        An epoch as one compiled loop or one call per batch (:func:`._ensemble_forward.resolve_epoch_loop`).
+    convolution : {'vmap', 'im2col'}
+        Formulation of the members' convolutions (:mod:`._ensemble_forward`).
+    precision : {'float32', 'tf32'}
+        Arithmetic of matrix products and convolutions.
+    compact : bool
+        Move the members still training to a smaller program once one fits them
+        (:func:`._ensemble_forward.bucket_size`); results do not depend on it.
 
     Returns
     -------
@@ -131,8 +156,9 @@ def train_group(
 
     _require_jax()
     group = _check_group(configs)
+    loop = resolve_epoch_loop(epoch_loop)
     models = [seeded_model(config, tuple(x_train.shape[1:])) for config in configs]
-    program = program_for(models[0])
+    program = program_for(models[0], convolution, precision)
     schedules = MemberSchedules(
         [config.learning_rate for config in configs],
         [config.lr_factor for config in configs],
@@ -148,26 +174,43 @@ def train_group(
     valid_chunks = device_chunks(x_valid)
     train_labels = np.asarray(y_train).reshape(-1) != 0
     valid_labels = (np.asarray(y_valid).reshape(-1) != 0).astype(np.float64)
-    keys = jax.device_put(np.stack([np.asarray(jax.random.PRNGKey(config.seed)) for config in configs]))
+    keys = np.stack([np.asarray(jax.random.PRNGKey(config.seed)) for config in configs])
+    strengths = np.array([config.angle_penalty for config in configs], dtype=floatx)
+    penalised = bool(np.any(strengths > 0))
+    members = len(configs)
     rows: list[list[tuple]] = [[] for _ in configs]
     for epoch in range(group.epochs):
         check_stop()  # a safe point: SIGTERM/SIGINT stop the group between epochs
-        state, orders, loss, probabilities = program.run_epoch(
-            state,
+        active = np.flatnonzero(schedules.active)
+        size = bucket_size(len(active), members) if compact else members
+        slots = np.arange(members)
+        if size < members:  # the active members and as few stopped ones as fill the bucket
+            slots = np.sort(np.concatenate([active, np.flatnonzero(~schedules.active)[: size - len(active)]]))
+            slots_device = jax.device_put(slots)
+            log.info("epoch %d: %d members still train, in a program of %d", epoch + 1, len(active), size)
+            part = program.take(slots_device, state)
+        else:
+            part = state
+        part, orders, loss, probabilities = program.run_epoch(
+            part,
             x_device,
             y_device,
-            keys,
+            jax.device_put(keys[slots]),
             epoch,
-            jax.device_put(schedules.active),
+            jax.device_put(schedules.active[slots]),
             batch_size=group.batch_size,
-            strength=group.angle_penalty,
+            strength=strengths[slots],
             mode=group.angle_penalty_mode,
+            loop=loop,
+            penalised=penalised,  # the group's: a smaller program computes what the whole group did
         )
-        logits, regularisation = program.predict(state[0], state[1], valid_chunks)
+        logits, regularisation = program.predict(part[0], part[1], valid_chunks)
+        state = program.put(state, slots_device, part) if size < members else part
         logits = logits[:, : len(x_valid)]
-        train_auroc = keras_auroc(probabilities, train_labels[orders])
-        val_auroc = keras_auroc(expit(logits), valid_labels)
-        val_loss = _mean_bce(logits, valid_labels) + regularisation
+        train_auroc = expand(keras_auroc(probabilities, train_labels[orders]), slots, members)
+        val_auroc = expand(keras_auroc(expit(logits), valid_labels), slots, members)
+        val_loss = expand(_mean_bce(logits, valid_labels) + regularisation, slots, members)
+        loss = expand(loss, slots, members)
         decision = schedules.end_epoch(epoch, val_auroc)
         best = program.keep_where(jax.device_put(decision.store_best), (state[0], state[1]), best)
         state = program.with_learning_rates(state, schedules.learning_rate)
@@ -192,11 +235,17 @@ def train_group(
     return [(model, pd.DataFrame(table, columns=HISTORY_COLUMNS)) for model, table in zip(models, rows)]
 
 
-def predict_group(models: Sequence[keras.Model], x: np.ndarray) -> np.ndarray:
+def predict_group(
+    models: Sequence[keras.Model],
+    x: np.ndarray,
+    convolution: Convolution = "vmap",
+    precision: Precision = "float32",
+) -> np.ndarray:
     """Inference-mode probabilities ``(K, N)`` of same-shape models on ``x (N, L, A)``, in one program."""
     _require_jax()
     trainable, non_trainable = stacked_values(models)
-    logits, _ = program_for(models[0]).predict(trainable, non_trainable, device_chunks(x))
+    program = program_for(models[0], convolution, precision)
+    logits, _ = program.predict(trainable, non_trainable, device_chunks(x))
     return expit(logits[:, : len(x)])
 
 
@@ -209,27 +258,36 @@ def train_ensemble(
     first_layer_filters: list[int] | None = None,
     first_layer_kernel_size: int = TrainingConfig.first_layer_kernel_size,
     init_stddev: float | None = TrainingConfig.init_stddev,
+    init_stddevs: list[str] | None = None,
     angle_penalty: float = TrainingConfig.angle_penalty,
+    angle_penalties: list[str] | None = None,
     angle_penalty_mode: AnglePenaltyMode = TrainingConfig.angle_penalty_mode,
     epochs: int = TrainingConfig.epochs,
     batch_size: int = TrainingConfig.batch_size,
     learning_rate: float = TrainingConfig.learning_rate,
     early_stopping_patience: int = TrainingConfig.early_stopping_patience,
     lr_patience: int = TrainingConfig.lr_patience,
+    epoch_loop: EpochLoop = "auto",
+    convolution: Convolution = "vmap",
+    precision: Precision = "float32",
     threads: int | None = None,
 ) -> None:
-    """Train an ensemble on a GPU with JAX: every (filters, seed) member, one compiled program per shape.
+    """Train an ensemble on a GPU with JAX: every (σ, λ, filters, seed) member, one program per width.
 
-    Each member's directory gets ``model.keras``, ``history.tsv`` and ``metrics.json`` exactly as
-    ``simplexgrad train`` writes them (plus ``"engine": "ensemble"``; ``seconds`` is the group's training
-    time divided by its members). Needs ``KERAS_BACKEND=jax``.
+    Members are the product of settings (each of ``init_stddevs`` × each of ``angle_penalties``) ×
+    first-layer widths × seeds; all settings and seeds of one width train as one group. Each member's
+    directory gets ``model.keras``, ``history.tsv`` and ``metrics.json`` exactly as ``simplexgrad train``
+    writes them (its own ``init_stddev`` and ``angle_penalty`` included), plus ``"engine": "ensemble"``,
+    ``"epoch_loop"``, ``"convolution"`` and ``"precision"``; ``seconds`` is the group's training time
+    divided by its members. Needs ``KERAS_BACKEND=jax``.
 
     Parameters
     ----------
     data
         Dataset HDF5 file with train, valid and test splits.
     out_template
-        Member directory with {seed} or {index} (the seed's position in --seeds), and {filters}.
+        Member directory with {seed} or {index} (the seed's position in --seeds), and {filters},
+        {init_stddev}, {angle_penalty} (each needed when it varies; σ and λ as written on the command line).
     architecture
         Model architecture.
     seeds
@@ -242,8 +300,12 @@ def train_ensemble(
         First-layer filter length.
     init_stddev
         RandomNormal(0, σ) initialisation instead of he_normal.
+    init_stddevs
+        Several σ, one set of members each ('none': he_normal); instead of --init-stddev.
     angle_penalty
         Strength λ of the angle penalty (0: none).
+    angle_penalties
+        Several λ, one set of members each; instead of --angle-penalty.
     angle_penalty_mode
         Saliency of the penalty: training (the model in training mode, the authors') or inference.
     epochs
@@ -256,19 +318,26 @@ def train_ensemble(
         Epochs without a better validation AUROC before a member stops.
     lr_patience
         Epochs without a better validation AUROC before a member's learning rate drops.
+    epoch_loop
+        An epoch as one compiled loop or a call per batch (auto: compiled on a GPU, per batch on a CPU).
+    convolution
+        How the members' convolutions are computed: vmap (a grouped convolution) or im2col (matrix products).
+    precision
+        Arithmetic of matrix products and convolutions: float32, or tf32 on GPUs that have it.
     threads
         CPU threads for XLA (when JAX runs on the CPU).
 
     Raises
     ------
     ValueError
-        For a bad template, repeated seeds or widths, labels that are not 0/1 of both classes, or a
-        backend other than JAX.
+        For a bad template, repeated seeds, widths, σ or λ, labels that are not 0/1 of both classes, or
+        a backend other than JAX.
     FileNotFoundError
         When the dataset file does not exist.
     """
     widths = list(first_layer_filters or [TrainingConfig.first_layer_filters])
-    directories = _member_directories(out_template, seeds, widths)
+    settings = member_settings(init_stddev, init_stddevs, angle_penalty, angle_penalties)
+    directories = member_directories(out_template, seeds, widths, settings)
     for directory in directories.values():
         check_run_folder(directory, "--out-template")
     if not os.path.exists(data):
@@ -276,12 +345,11 @@ def train_ensemble(
     _require_jax()
     with stops_at_safe_points():  # JAX's client starts here; a stop raised inside JAX can crash at exit
         configure_threads(threads)
+        loop = resolve_epoch_loop(epoch_loop)
     base = TrainingConfig(
         architecture=architecture,
         activation=activation,
         first_layer_kernel_size=first_layer_kernel_size,
-        init_stddev=init_stddev,
-        angle_penalty=angle_penalty,
         angle_penalty_mode=angle_penalty_mode,
         epochs=epochs,
         batch_size=batch_size,
@@ -292,19 +360,38 @@ def train_ensemble(
     train_split, valid_split, test_split = (load_split(data, name) for name in ("train", "valid", "test"))
     for name, split in (("train", train_split), ("valid", valid_split), ("test", test_split)):
         check_labels(split.y, f"{data}:y_{name}")
-    positive = np.broadcast_to(test_split.y[:, 0] == 1, (len(seeds), len(test_split.y)))
     for width in widths:
-        configs = [replace(base, seed=seed, first_layer_filters=width) for seed in seeds]
+        keys = [(width, setting, seed) for setting in settings for seed in seeds]
+        configs = [
+            replace(
+                base,
+                seed=seed,
+                first_layer_filters=width,
+                init_stddev=setting.init_stddev,
+                angle_penalty=setting.angle_penalty,
+            )
+            for _, setting, seed in keys
+        ]
         log.info("training %d members with %d first-layer filters", len(configs), width)
         start = time.perf_counter()
         with stops_at_safe_points():  # the signal handler only records; the step loop stops
-            members = train_group(configs, train_split.x, train_split.y, valid_split.x, valid_split.y)
+            members = train_group(
+                configs,
+                train_split.x,
+                train_split.y,
+                valid_split.x,
+                valid_split.y,
+                epoch_loop=loop,
+                convolution=convolution,
+                precision=precision,
+            )
         seconds = (time.perf_counter() - start) / len(configs)
         with stops_at_safe_points():
-            scores = predict_group([model for model, _ in members], test_split.x)
+            scores = predict_group([model for model, _ in members], test_split.x, convolution, precision)
+        positive = np.broadcast_to(test_split.y[:, 0] == 1, scores.shape)
         test_auroc = auroc_per_row(scores, positive, ~positive)  # as training.evaluate, one row per member
         test_aupr = aupr_per_row(scores, positive, ~positive)
-        for index, (config, (model, history)) in enumerate(zip(configs, members)):
+        for index, (key, config, (model, history)) in enumerate(zip(keys, configs, members)):
             metrics = {
                 "test_auroc": float(test_auroc[index]),
                 "test_aupr": float(test_aupr[index]),
@@ -316,27 +403,9 @@ def train_ensemble(
                 "data": str(data),
                 **asdict(config),
                 "engine": "ensemble",
+                "epoch_loop": loop,
+                "convolution": convolution,
+                "precision": precision,
             }
-            save_run(directories[(width, config.seed)], model, history, metrics)
+            save_run(directories[key], model, history, metrics)
         log.info("saved %d members; median test AUROC %.4f", len(configs), float(np.median(test_auroc)))
-
-
-def _member_directories(template: str, seeds: Sequence[int], widths: Sequence[int]) -> dict[tuple, str]:
-    """``{(filters, seed): directory}``; refuses templates that would put two members in one place."""
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as error:
-        raise ValueError(f"--out-template {template!r}: {error}") from None
-    if not fields & {"seed", "index"} or not fields <= {"seed", "index", "filters"}:
-        raise ValueError(
-            f"--out-template {template!r} must contain {{seed}} or {{index}} and no fields but {{filters}}"
-        )
-    if len(widths) > 1 and "filters" not in fields:
-        raise ValueError(f"--out-template {template!r} needs {{filters}} for several first-layer widths")
-    if not seeds or len(set(seeds)) != len(seeds) or len(set(widths)) != len(widths):
-        raise ValueError(
-            f"seeds {list(seeds)} and first-layer filters {list(widths)} need values without repeats"
-        )
-    return {
-        (w, s): template.format(seed=s, index=i, filters=w) for w in widths for i, s in enumerate(seeds)
-    }

@@ -41,6 +41,10 @@ TINY = {
 RUN_ELSEWHERE = {
     "make benchmark": "benchmarks are run by hand; performance is never a timed test",
     "bash benchmarks/gpu_ensemble.sh": "needs a GPU machine (see the script's header)",
+    ".venv/bin/snakemake --cores all --resources gpu=1 --configfile=config/paper-gpu.yaml":
+        "needs a GPU; tests/test_workflow_plans.py plans it, and tiny studies on the ensemble engine",
+    "bash benchmarks/gpu_study.sh .gpu-wheels --study main --data .gpu-data/data.h5 --results results":
+        "needs a GPU machine and Keras wheels; tests/test_gpu_study.py runs gpu_study.py tiny on the CPU",
     "pip install simplexgrad": "tests/test_packaging.py installs the built wheel into a fresh environment",
     "pip install 'simplexgrad[torch]'": "tests/test_packaging.py installs the built wheel with [torch]",
     "pip install .": "tests/test_packaging.py builds the wheel from the repository and installs it",

@@ -18,15 +18,21 @@ def test_no_rule_sets_memory_run_time_or_gpu():
         assert not re.search(r"\b(mem_mb|runtime|gpu)\s*=", text), path.name
 
 
-def test_the_profiles_give_each_training_rule_one_gpu():
+def test_the_profiles_give_each_training_rule_and_group_one_gpu():
     for profile in ("default", "slurm"):
         rules = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())["set-resources"]
         gpus = {rule: resources["gpu"] for rule, resources in rules.items() if "gpu" in resources}
-        assert gpus == {rule: 1 for rule in rules if rule.startswith("train_")}, profile
+        on_gpu = {rule for rule in rules if rule.startswith("train_") or rule.endswith("_group")}
+        assert gpus == {rule: 1 for rule in on_gpu}, profile
 
 
 def test_quick_config_only_overrides():
     assert_only_overrides("quick.yaml")
+
+
+def test_the_gpu_config_only_overrides_and_runs_the_ensemble_engine_without_in_vivo_data():
+    override = assert_only_overrides("paper-gpu.yaml")
+    assert override == {"training": {"engine": "ensemble"}, "encode": {"enabled": False}}
 
 
 def planned_jobs(folder, *configs):
@@ -75,11 +81,81 @@ def test_the_ensemble_engine_plans_one_training_job_per_group(tmp_path):
     counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml", engine)
     assert "train_synthetic" not in counts and "train_invivo" not in counts
     assert counts["train_synthetic_group"] == 4  # per model type: its 50 seeds
-    assert counts["train_init_study_group"] == 10 * 4
-    assert counts["train_angle_penalty_study_group"] == 10 * 4  # 9 strengths and the λ = 0 reference
+    assert counts["train_init_study_group"] == 4  # per model type: its 10 σ x 10 seeds
+    assert counts["train_angle_penalty_study_group"] == 4  # 9 strengths and λ = 0, x 20 seeds
     assert counts["train_invivo_group"] == 10 * 4 * 10  # per TF, model type and first-layer width
     assert counts["untrained_synthetic"] == 200  # never trained: no group
-    assert counts["attribute_synthetic"] == 400 and counts["attribute_training_study"] == 400 + 800
+    # explained and evaluated per group too: the main study and its null, each training study
+    assert counts["attribute_synthetic_group"] == 4 + 4
+    assert counts["attribute_init_study_group"] == counts["attribute_angle_penalty_study_group"] == 4
+    assert not {"attribute_synthetic", "evaluate_synthetic", "attribute_training_study"} & set(counts)
+    assert "evaluate_training_study" not in counts
+
+
+@pytest.mark.slow
+def test_the_gpu_configuration_plans_the_synthetic_paper_as_group_jobs(tmp_path):
+    counts = planned_jobs(tmp_path, REPO / "config" / "config.yaml", REPO / "config" / "paper-gpu.yaml")
+    # 12 training jobs for 1,320 models: per model type, the main study and each training study
+    assert {rule: n for rule, n in counts.items() if rule.startswith("train_")} == {
+        "train_synthetic_group": 4, "train_init_study_group": 4, "train_angle_penalty_study_group": 4,
+    }  # fmt: skip
+    assert counts["untrained_synthetic"] == 200
+    assert {rule: n for rule, n in counts.items() if rule.startswith(("attribute_", "evaluate_"))} == {
+        "attribute_synthetic_group": 4 + 4, "attribute_init_study_group": 4,
+        "attribute_angle_penalty_study_group": 4,
+    }  # fmt: skip
+    assert not any(rule.startswith(("encode", "download", "invivo")) for rule in counts)
+
+
+# A tiny study on the ensemble engine: two model types, 2 seeds, 2 σ and 3 λ (0 among them).
+TINY_ENSEMBLE = {
+    "training": {"engine": "ensemble"},
+    "models": {"architectures": ["cnn_shallow", "cnn_deep"], "activations": ["relu"], "num_seeds": 2},
+    "init_study": {"enabled": True, "stddevs": [0.05, 0.3], "architectures": ["cnn_shallow"],
+                   "activations": ["relu"], "num_seeds": 2},
+    "angle_penalty_study": {"enabled": True, "strengths": [0, 1.0e-3, 2.0e-5], "architectures": ["cnn_deep"],
+                            "activations": ["relu"], "num_seeds": 2},
+    "modisco": {"enabled": False},
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_tiny_ensemble_study_plans_one_job_per_group_and_stage(tmp_path):
+    counts = planned_jobs(tmp_path, write_config(tmp_path, TINY_ENSEMBLE))
+    assert counts["train_synthetic_group"] == 2 and counts["untrained_synthetic"] == 2 * 2
+    assert counts["attribute_synthetic_group"] == 2 + 2  # the main study and its null, per model type
+    for study in ("init_study", "angle_penalty_study"):
+        assert counts[f"train_{study}_group"] == counts[f"attribute_{study}_group"] == 1, study
+    assert counts["collect_synthetic"] == 2 + 2 and counts["summarize_training_study"] == 2
+    assert not {"train_synthetic", "attribute_synthetic", "evaluate_synthetic"} & set(counts)
+    assert not {"attribute_training_study", "evaluate_training_study"} & set(counts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "target, rules",
+    [
+        ("angle_penalty_study/lambda2e-05/attributions/cnn_deep_relu/seed1/saliency.npz",
+         {"attribute_angle_penalty_study_group", "train_angle_penalty_study_group"}),
+        ("init_study/sigma0.3/evaluation/cnn_shallow_relu/seed0/saliency.model.tsv",
+         {"attribute_init_study_group", "train_init_study_group"}),
+        ("synthetic/evaluation/cnn_deep_relu/seed1/smoothgrad.angles.tsv",
+         {"attribute_synthetic_group", "train_synthetic_group"}),
+        ("null/attributions/cnn_deep_relu/seed0/expected_gradients.npz",
+         {"attribute_synthetic_group", "untrained_synthetic"}),
+    ],
+)  # fmt: skip
+def test_one_members_file_runs_its_groups_jobs(tmp_path, target, rules):
+    config = write_config(tmp_path, TINY_ENSEMBLE)
+    result = run_snakemake(tmp_path, config, "-n", "--cores", "1", f"results/{target}", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout + result.stderr, re.M))
+    planned.pop("total", None)
+    # the data, the group's models (both untrained for the null: one job per model), and the group's maps
+    expected = {rule: "1" for rule in rules} | {"synthetic_data": "1"}
+    if "untrained_synthetic" in rules:
+        expected["untrained_synthetic"] = "2"  # both seeds of the group
+    assert planned == expected, result.stdout[-3000:]
 
 
 @pytest.mark.slow

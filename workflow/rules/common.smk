@@ -146,13 +146,19 @@ METHODS = config["attribution"]["methods"]
 RUN = "{architecture}_{activation}/seed{seed}"
 EXPERIMENT = f"{RESULTS}/{{experiment}}"
 # The training studies on the synthetic data: the option each varies, its values and the folder prefix
-# of a setting (results/init_study/sigma0.05/...).
+# of a setting (results/init_study/sigma0.05/...); `group` is the option giving an ensemble group's settings.
 TRAINING_STUDIES = {
-    "init_study": {"option": "init_stddev", "prefix": "sigma", "values": "stddevs"},
+    "init_study": {
+        "option": "init_stddev",
+        "prefix": "sigma",
+        "values": "stddevs",
+        "group": "init_stddevs",
+    },
     "angle_penalty_study": {
         "option": "angle_penalty",
         "prefix": "lambda",
         "values": "strengths",
+        "group": "angle_penalties",
     },
 }
 EXPERIMENT_FAMILIES = {"synthetic": "synthetic"} | {
@@ -162,6 +168,62 @@ EXPERIMENT_FAMILIES = {"synthetic": "synthetic"} | {
 SEED_FAMILIES = {"synthetic": SEEDS} | {
     study: seed_range(config[study]["num_seeds"]) for study in TRAINING_STUDIES
 }
+
+
+def study_setting_texts(study):
+    """A training study's settings as its folder names write them (0.05 of init_study/sigma0.05): the
+    text an ensemble group's commands get, which fill their member templates with it."""
+    return [f"{value:g}" for value in config[study][TRAINING_STUDIES[study]["values"]]]
+
+
+def study_settings(study):
+    """The experiments of a training study, one per setting (e.g. init_study/sigma0.05)."""
+    prefix = TRAINING_STUDIES[study]["prefix"]
+    return [f"{study}/{prefix}{text}" for text in study_setting_texts(study)]
+
+
+def member_files(family, pattern):
+    """`pattern` (one or a list, with {experiment}, {architecture}, {activation}, {seed}) for every member
+    of one ensemble group of `family`: a training study's settings × its seeds, or the main study's seeds
+    (for synthetic and null, {experiment} stays a wildcard); {architecture} and {activation} stay too.
+    """
+    if family in TRAINING_STUDIES:
+        return expand(
+            pattern,
+            experiment=study_settings(family),
+            seed=SEED_FAMILIES[family],
+            allow_missing=True,
+        )
+    return expand(pattern, seed=SEED_FAMILIES[family], allow_missing=True)
+
+
+def group_template(family, stage):
+    """A params function: the member folder of the group named by the wildcards under `stage` (models,
+    attributions, evaluation), with the fields `train-ensemble` and `attribute-group` fill in: {seed}
+    and a training study's setting ({init_stddev} or {angle_penalty})."""
+
+    def template(wildcards):
+        run = f"{wildcards.architecture}_{wildcards.activation}/seed{{seed}}"
+        if family not in TRAINING_STUDIES:
+            return f"{RESULTS}/{wildcards.experiment}/{stage}/{run}"
+        spec = TRAINING_STUDIES[family]
+        return f"{RESULTS}/{family}/{spec['prefix']}{{{spec['option']}}}/{stage}/{run}"
+
+    return template
+
+
+def group_folder(family):
+    """What names an ensemble group of `family` in its log's path: the training study, or the
+    {experiment} wildcard (synthetic or null)."""
+    return family if family in TRAINING_STUDIES else "{experiment}"
+
+
+def group_settings(family):
+    """A training study's settings as `--init-stddevs ...` or `--angle-penalties ...` ('' otherwise)."""
+    if family not in TRAINING_STUDIES:
+        return ""
+    spec = TRAINING_STUDIES[family]
+    return cli_options({spec["group"]: study_setting_texts(family)})
 
 
 def synthetic_runs(pattern):

@@ -3,7 +3,8 @@
 # (experiments "init_study/sigma<σ>" and "angle_penalty_study/lambda<λ>", whose setting is a training
 # option), and the in vivo ensemble members. training.engine "single" trains one model per job with
 # TensorFlow; "ensemble" trains every member of one architecture and shape in one JAX program, one job
-# per group (all seeds of a model type and setting; in vivo, all repeats of a filter size). The profiles
+# per group (all seeds of a model type; in a training study, every setting and seed of a model type, the
+# settings as --init-stddevs or --angle-penalties; in vivo, all repeats of a filter size). The profiles
 # give every training rule its GPU, as they give every rule its memory and run time.
 
 # The helpers, before the rules: the recipe and options of a model's training command and the seeds
@@ -59,6 +60,24 @@ def training_options(experiment, architecture):
     if study == "angle_penalty_study":
         options["angle_penalty_mode"] = config[study]["angle_penalty_mode"]
     return options
+
+
+def group_recipe(family):
+    """A params function: the training options of an ensemble group's members (:func:`training_options`),
+    a training study's setting, in which they differ, given as --init-stddevs or --angle-penalties with
+    the folder names' text."""
+
+    def recipe(wildcards):
+        if family not in TRAINING_STUDIES:
+            return cli_options(
+                training_options(wildcards.experiment, wildcards.architecture)
+            )
+        spec = TRAINING_STUDIES[family]
+        options = training_options(study_settings(family)[0], wildcards.architecture)
+        del options[spec["option"]]
+        return cli_options(options | {spec["group"]: study_setting_texts(family)})
+
+    return recipe
 
 
 def invivo_seed(filters, repeat):
@@ -144,7 +163,7 @@ if ENGINE == "single":
 
 else:
 
-    for family, seeds in SEED_FAMILIES.items():
+    for family in SEED_FAMILIES:
 
         rule:
             name:
@@ -153,27 +172,20 @@ else:
                 data=f"{SYNTHETIC}/data.h5",
             output:
                 **{
-                    key: expand(
-                        f"{RESULTS}/{{{{experiment}}}}/models/{{{{architecture}}}}_{{{{activation}}}}/seed{{seed}}/{name}",
-                        seed=seeds,
-                    )
+                    key: member_files(family, f"{EXPERIMENT}/models/{RUN}/{name}")
                     for key, name in MODEL_FILES.items()
                 },
             log:
-                f"{LOGS}/{{experiment}}/train/{{architecture}}_{{activation}}.log",
+                f"{LOGS}/{group_folder(family)}/train/{{architecture}}_{{activation}}.log",
             wildcard_constraints:
                 experiment=EXPERIMENT_FAMILIES[family],
             conda:
                 "../../envs/model.yaml"
             threads: config["training"]["threads"]
             params:
-                template=lambda wildcards, output: member_template(
-                    output.model[0], "seed{seed}"
-                ),
-                seeds=seeds,
-                recipe=lambda wildcards: cli_options(
-                    training_options(wildcards.experiment, wildcards.architecture)
-                ),
+                template=group_template(family, "models"),
+                seeds=SEED_FAMILIES[family],
+                recipe=group_recipe(family),
             shell:
                 "KERAS_BACKEND=jax python -m simplexgrad train-ensemble --data {input.data:q} "
                 "--out-template {params.template:q} --architecture {wildcards.architecture} "

@@ -215,10 +215,11 @@ def attribution_gradients(
 
     Parameters
     ----------
-    model : keras.Model or torch.nn.Module
+    model : keras.Model or torch.nn.Module or simplexgrad.attribution.group.MemberGroup
         A Keras 3 model on TensorFlow or JAX (compiled gradient, :func:`input_gradient_function`), or a
         ``torch.nn.Module``, a Keras model on the torch backend included (torch autograd, in eval mode
-        for the duration of the context, on the module's device and in its dtype).
+        for the duration of the context, on the module's device and in its dtype), or a group of
+        same-shape Keras models on JAX, whose gradients are ``(B, K, L, A)`` for ``K`` members.
     sample : numpy.ndarray
         A few inputs in the layout the model takes; a torch module runs one forward pass on them, so that
         a wrong input shape or output selection fails early with a ``ValueError``.
@@ -236,6 +237,8 @@ def attribution_gradients(
 
         with input_gradients(model, _torch_forward(model, output), sample, class_index, target) as gradient:
             yield gradient
+    elif callable(getattr(model, "attribution_gradients", None)):  # a group of models: (B, K, L, A)
+        yield model.attribution_gradients(class_index, output, target)
     else:
         yield input_gradient_function(model, class_index, output, target)
 

@@ -87,6 +87,8 @@ COMMANDS: dict[str, Command] = {
     "attribute-methods": Command("simplexgrad.attribution.commands:attribute_methods_file", "keras",
                                  "one model's maps of several methods, a file per method",
                                  {"out_dir": FOLDER}),
+    "attribute-group": Command("simplexgrad.studies.group_attribution:attribute_group", "jax",
+                               "a group's maps and tables per member, vmapped in JAX"),  # templates
     "evaluate": Command("simplexgrad.studies.evaluation:evaluate_file", "workflow",
                         "interpretability and angle tables of one map file",
                         {"out_metrics": FILE, "out_angles": FILE, "out_model": FILE}),

@@ -254,8 +254,21 @@ class _Block:
     def __init__(self, key: Any, inputs: np.ndarray, rows: np.ndarray | None = None):
         self.key, self.inputs, self.rows = key, inputs, rows
         self.size = len(inputs) if rows is None else len(rows)
-        self.gradients = np.empty((self.size,) + inputs.shape[1:], dtype=np.float32)
+        self.gradients: np.ndarray | None = None  # made by the first batch: (size, *its trailing shape)
         self.sent = self.done = 0
+
+    def store(self, first: int, gradients: np.ndarray) -> None:
+        """Keep ``gradients`` of inputs ``first ...``: ``(B, L, A)`` for a model, ``(B, K, L, A)`` for a
+        group of ``K`` (:mod:`simplexgrad.attribution.group`)."""
+        if self.gradients is None:
+            self.gradients = np.empty((self.size,) + gradients.shape[1:], dtype=np.float32)
+        self.gradients[first : first + len(gradients)] = gradients
+        self.done += len(gradients)
+
+    def result(self) -> np.ndarray:
+        if self.gradients is None:  # no inputs
+            return np.empty((0,) + self.inputs.shape[1:], dtype=np.float32)
+        return self.gradients
 
     def take(self, first: int, stop: int) -> np.ndarray:
         return self.inputs[first:stop] if self.rows is None else self.inputs[self.rows[first:stop]]
@@ -295,8 +308,7 @@ def streamed_gradients(
         gradients = gradient(batch)
         offset = 0
         for block, first, take in owners:
-            block.gradients[first : first + take] = gradients[offset : offset + take]
-            block.done += take
+            block.store(first, gradients[offset : offset + take])
             offset += take
         bar.update(count)
         check_stop()  # a stop whose exception a framework swallowed (simplexgrad._process)
@@ -304,7 +316,7 @@ def streamed_gradients(
     def finished() -> Iterator[tuple[Any, np.ndarray]]:
         while queue and queue[0].done == queue[0].size:
             block = queue.popleft()
-            yield block.key, block.gradients
+            yield block.key, block.result()
 
     for key, inputs, *rows in blocks:
         queue.append(_Block(key, inputs, *rows))
@@ -331,10 +343,12 @@ def averaged_over_points(
     """Weighted average of gradients over P points per query: ``make_points`` maps a block of queries
     ``(q, L, A)`` to ``(q, P, L, A)``. A point that repeats within a block (the shared baseline of
     integrated gradients, the query that ends each path of expected gradients) is evaluated once
-    (:func:`distinct_points`); the batches run on across blocks (:func:`streamed_gradients`)."""
+    (:func:`distinct_points`); the batches run on across blocks (:func:`streamed_gradients`). A group's
+    gradient function (``(B, K, L, A)`` for ``K`` models) gives ``(N, K, L, A)``, each member's maps
+    averaged as one model's are."""
     weights = np.asarray(weights, dtype=np.float64)
     count = len(weights)
-    result = np.empty(x.shape, dtype=np.float32)
+    result = np.empty(x.shape, dtype=np.float32) if len(x) == 0 else None
 
     def blocks() -> Iterator[tuple[tuple[int, np.ndarray | None], np.ndarray, np.ndarray | None]]:
         for block_index, start in enumerate(range(0, len(x), QUERY_BLOCK)):
@@ -352,8 +366,15 @@ def averaged_over_points(
             if inverse is not None:
                 bar.update(len(inverse) - len(grads))  # the repeats, not evaluated again
                 grads = grads[inverse]
-            grads = grads.reshape((-1, count) + x.shape[1:])
-            result[start : start + len(grads)] = np.einsum("qpla,p->qla", grads, weights)
+            grads = grads.reshape((-1, count) + grads.shape[1:])
+            if result is None:
+                result = np.empty((len(x),) + grads.shape[2:], dtype=np.float32)
+            if grads.ndim == 4:
+                result[start : start + len(grads)] = np.einsum("qpla,p->qla", grads, weights)
+                continue
+            for member in range(grads.shape[2]):  # a group's: each member as one model's
+                member_grads = np.ascontiguousarray(grads[:, :, member])
+                result[start : start + len(grads), member] = np.einsum("qpla,p->qla", member_grads, weights)
     return result
 
 

@@ -1,8 +1,8 @@
 # Attribution maps and their evaluation: every method of attribution.methods on the synthetic study's
 # models, saliency only on the training studies' models; the tables collected from them.
 
-# The helpers, before the rules: the methods' files and options, the tables collected for the
-# synthetic study and those a training study is summarized from.
+# Its constants, before the rules (its functions are in common.smk): the methods' files and options, the
+# tables collected for the synthetic study and those a training study is summarized from.
 
 # The synthetic study and its null baseline (untrained models): every method, one job per model.
 SYNTHETIC_EXPERIMENTS = "synthetic|null"
@@ -15,96 +15,6 @@ TRAINING_STUDY_METHODS = ["saliency"]
 # seeds, and in a training study its settings too): `attribute-group` explains every member with every
 # method in one JAX program (its GPU) and writes the same per-member maps and evaluation tables.
 EVALUATION_TABLES = ("metrics", "angles", "model")
-
-
-def method_files(pattern, **values):
-    """`pattern` for every method of attribution.methods (and the other `values`), its wildcards kept."""
-    return expand(pattern, method=METHODS, **values, allow_missing=True)
-
-
-def method_settings(method):
-    """A method's own options: the config's seed (for seeded methods) and the config's overrides."""
-    settings = config["attribution"]
-    seeded = "seed" in method_options(method)
-    return ({"seed": settings["seed"]} if seeded else {}) | settings.get(method, {})
-
-
-def attribution_options(wildcards):
-    """The options of the method in the wildcards, for `simplexgrad attribute`."""
-    return cli_options(method_settings(wildcards.method))
-
-
-def all_methods_options(methods=METHODS):
-    """The methods' options as `--options METHOD.NAME=VALUE ...`, for `simplexgrad attribute-methods`
-    and `attribute-group`."""
-    return cli_options(
-        {
-            "options": [
-                f"{method}.{name}={value}"
-                for method in sorted(methods)
-                for name, value in sorted(method_settings(method).items())
-            ]
-        }
-    )
-
-
-def group_labels(wildcards):
-    """The tables' identifying columns of a group's members, as the per-model evaluation rules label them;
-    `attribute-group` fills in each member's {seed}."""
-    return [
-        f"architecture={wildcards.architecture}",
-        f"activation={wildcards.activation}",
-        "seed={seed}",
-    ]
-
-
-def synthetic_evaluations(wildcards):
-    """Per-run evaluation tables of one kind (metrics or angles) for every method, of the synthetic
-    study or of its null baseline."""
-    return expand(
-        synthetic_runs(
-            f"{RESULTS}/{wildcards.experiment}/evaluation/{RUN}/{{method}}.{wildcards.table}.tsv"
-        ),
-        method=METHODS,
-    )
-
-
-def study_models(study, pattern):
-    """`pattern` (with {experiment}) for every setting, model type and seed of a training study."""
-    settings = config[study]
-    return expand(
-        pattern,
-        experiment=study_settings(study),
-        architecture=settings["architectures"],
-        activation=settings["activations"],
-        seed=SEED_FAMILIES[study],
-    )
-
-
-def training_study_tables(wildcards):
-    return study_models(
-        wildcards.study, f"{EXPERIMENT}/evaluation/{RUN}/saliency.model.tsv"
-    )
-
-
-def training_study_reference(wildcards):
-    """The main study's models without the studied option, as the angle penalty's λ = 0 reference when
-    the study does not train its own (0 among its strengths); common.smk refuses a config whose main
-    study was trained otherwise."""
-    settings = config[wildcards.study]
-    if wildcards.study != "angle_penalty_study" or 0 in settings["strengths"]:
-        return []
-    seeds = [
-        seed
-        for seed in SEEDS
-        if seed < config["models"]["first_seed"] + settings["num_seeds"]
-    ]
-    return expand(
-        f"{SYNTHETIC}/evaluation/{RUN}/saliency.model.tsv",
-        architecture=[a for a in settings["architectures"] if a in ARCHITECTURES],
-        activation=[a for a in settings["activations"] if a in ACTIVATIONS],
-        seed=seeds,
-    )
 
 
 if ENGINE == "single":

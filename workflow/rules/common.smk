@@ -1,6 +1,7 @@
 # The validated config, the jobs' environment, the study's paths and names, cli_options, the wildcard
-# constraints and all_outputs: what two or more rule files share. What one stage alone uses is in that
-# stage's rule file, above its rules.
+# constraints and all_outputs: what two or more rule files share; then every rule file's functions, by
+# stage (Snakemake's linter keeps functions out of rule files). A stage's constants are in its rule file,
+# above its rules; the functions read them when called, after every rule file was read.
 import os
 import re
 import shlex
@@ -321,3 +322,342 @@ def all_outputs():
         if config["invivo"]["enabled"]:
             outputs += invivo_outputs() + modisco_outputs("invivo")
     return outputs + [f"{RESULTS}/scorecard.tsv", f"{RESULTS}/scorecard.md"]
+
+
+# ---- Helpers of train.smk ----
+
+
+def member_template(first_model, member):
+    """The --out-template of an ensemble group: the folder beside the first member's, named `member`."""
+    return os.path.join(os.path.dirname(os.path.dirname(first_model)), member)
+
+
+def experiment_setting(experiment):
+    """The training options of an experiment: {} for the main study, e.g. {'init_stddev': 0.05} for
+    init_study/sigma0.05 (and the study's own epoch limit, when it sets one)."""
+    study, _, setting = experiment.partition("/")
+    if study not in TRAINING_STUDIES:
+        return {}
+    spec = TRAINING_STUDIES[study]
+    epochs = config[study]["epochs"]
+    return {spec["option"]: float(setting.removeprefix(spec["prefix"]))} | (
+        {"epochs": epochs} if epochs else {}
+    )
+
+
+def kernel_option(study, architecture):
+    """CNN-deep's first-layer filter length as the config section `study` (models, invivo, init_study,
+    angle_penalty_study) sets it; CNN-shallow keeps the library's 19 (the authors' in text, code and
+    weights alike)."""
+    if architecture != "cnn_deep":
+        return {}
+    return {"first_layer_kernel_size": config[study]["cnn_deep_first_layer_kernel"]}
+
+
+def training_options(experiment, architecture):
+    """The `simplexgrad train` options of a synthetic model: the recipe, the experiment's studied option,
+    CNN-deep's first-layer kernel of its study and, in the angle-penalty study, the penalty's mode.
+    """
+    study = experiment.partition("/")[0]
+    study = study if study in TRAINING_STUDIES else "models"
+    options = (
+        RECIPE | experiment_setting(experiment) | kernel_option(study, architecture)
+    )
+    if study == "angle_penalty_study":
+        options["angle_penalty_mode"] = config[study]["angle_penalty_mode"]
+    return options
+
+
+def group_recipe(family):
+    """A params function: the training options of an ensemble group's members (:func:`training_options`),
+    a training study's setting, in which they differ, given as --init-stddevs or --angle-penalties with
+    the folder names' text."""
+
+    def recipe(wildcards):
+        if family not in TRAINING_STUDIES:
+            return cli_options(
+                training_options(wildcards.experiment, wildcards.architecture)
+            )
+        spec = TRAINING_STUDIES[family]
+        options = training_options(study_settings(family)[0], wildcards.architecture)
+        del options[spec["option"]]
+        return cli_options(options | {spec["group"]: study_setting_texts(family)})
+
+    return recipe
+
+
+def invivo_seed(filters, repeat):
+    """Member k (filter sizes in config order, repeats within) has seed first_seed + k: its own seed."""
+    index = config["invivo"]["first_layer_filters"].index(int(filters))
+    return (
+        config["invivo"]["first_seed"]
+        + index * config["invivo"]["repeats"]
+        + int(repeat)
+    )
+
+
+# ---- Helpers of attribute.smk ----
+
+
+def method_files(pattern, **values):
+    """`pattern` for every method of attribution.methods (and the other `values`), its wildcards kept."""
+    return expand(pattern, method=METHODS, **values, allow_missing=True)
+
+
+def method_settings(method):
+    """A method's own options: the config's seed (for seeded methods) and the config's overrides."""
+    settings = config["attribution"]
+    seeded = "seed" in method_options(method)
+    return ({"seed": settings["seed"]} if seeded else {}) | settings.get(method, {})
+
+
+def attribution_options(wildcards):
+    """The options of the method in the wildcards, for `simplexgrad attribute`."""
+    return cli_options(method_settings(wildcards.method))
+
+
+def all_methods_options(methods=METHODS):
+    """The methods' options as `--options METHOD.NAME=VALUE ...`, for `simplexgrad attribute-methods`
+    and `attribute-group`."""
+    return cli_options(
+        {
+            "options": [
+                f"{method}.{name}={value}"
+                for method in sorted(methods)
+                for name, value in sorted(method_settings(method).items())
+            ]
+        }
+    )
+
+
+def group_labels(wildcards):
+    """The tables' identifying columns of a group's members, as the per-model evaluation rules label them;
+    `attribute-group` fills in each member's {seed}."""
+    return [
+        f"architecture={wildcards.architecture}",
+        f"activation={wildcards.activation}",
+        "seed={seed}",
+    ]
+
+
+def synthetic_evaluations(wildcards):
+    """Per-run evaluation tables of one kind (metrics or angles) for every method, of the synthetic
+    study or of its null baseline."""
+    return expand(
+        synthetic_runs(
+            f"{RESULTS}/{wildcards.experiment}/evaluation/{RUN}/{{method}}.{wildcards.table}.tsv"
+        ),
+        method=METHODS,
+    )
+
+
+def study_models(study, pattern):
+    """`pattern` (with {experiment}) for every setting, model type and seed of a training study."""
+    settings = config[study]
+    return expand(
+        pattern,
+        experiment=study_settings(study),
+        architecture=settings["architectures"],
+        activation=settings["activations"],
+        seed=SEED_FAMILIES[study],
+    )
+
+
+def training_study_tables(wildcards):
+    return study_models(
+        wildcards.study, f"{EXPERIMENT}/evaluation/{RUN}/saliency.model.tsv"
+    )
+
+
+def training_study_reference(wildcards):
+    """The main study's models without the studied option, as the angle penalty's λ = 0 reference when
+    the study does not train its own (0 among its strengths); common.smk refuses a config whose main
+    study was trained otherwise."""
+    settings = config[wildcards.study]
+    if wildcards.study != "angle_penalty_study" or 0 in settings["strengths"]:
+        return []
+    seeds = [
+        seed
+        for seed in SEEDS
+        if seed < config["models"]["first_seed"] + settings["num_seeds"]
+    ]
+    return expand(
+        f"{SYNTHETIC}/evaluation/{RUN}/saliency.model.tsv",
+        architecture=[a for a in settings["architectures"] if a in ARCHITECTURES],
+        activation=[a for a in settings["activations"] if a in ACTIVATIONS],
+        seed=seeds,
+    )
+
+
+# ---- Helpers of figures.smk ----
+
+
+def seeds_of_model(wildcards):
+    """Every seed's saliency file of one model (the angle figures pool them)."""
+    return expand(
+        f"{SYNTHETIC}/attributions/{RUN}/saliency.npz",
+        architecture=wildcards.architecture,
+        activation=wildcards.activation,
+        seed=SEEDS,
+    )
+
+
+def synthetic_figures():
+    names = [f"{figure}_{method}" for figure in METRIC_FIGURES for method in METHODS]
+    if "saliency" in METHODS:
+        names += expand(
+            "{figure}_{architecture}_{activation}",
+            figure=["fig3a_patch", *MODEL_FIGURES],
+            architecture=ARCHITECTURES,
+            activation=ACTIVATIONS,
+        )
+        names.append("fig4a_large_angles")
+    return [path for name in names for path in figure_files(name)]
+
+
+def training_study_outputs(study):
+    """A training study's tables (attribute.smk) and figures."""
+    figures = [STUDY_FIGURES[study], STUDY_APPENDIX_FIGURES[study]]
+    return [f"{RESULTS}/{study}/{table}.tsv" for table in ("summary", "settings")] + [
+        f"{RESULTS}/{study}/figures/{name}.{ext}"
+        for name in figures
+        for ext in ("pdf", "png")
+    ]
+
+
+# ---- Helpers of invivo.smk ----
+
+
+def synthetic_reference(wildcards):
+    """Fig 4b's dashed lines: the synthetic study's angles.tsv, when it has saliency maps of the
+    wildcards' model type (else none, and the figure says so)."""
+    same_type = (
+        wildcards.architecture in ARCHITECTURES and wildcards.activation in ACTIVATIONS
+    )
+    return [f"{SYNTHETIC}/angles.tsv"] if same_type and "saliency" in METHODS else []
+
+
+def invivo_ensembles(filename, per_model_type=False):
+    """An input function: an ensemble file of every TF and model type, or of every TF of the wildcards'
+    model type."""
+
+    def ensembles(wildcards):
+        folder = f"{INVIVO}/{{tf}}/ensembles/{{architecture}}_{{activation}}/{filename}"
+        if per_model_type:
+            return expand(
+                folder,
+                tf=INVIVO_TFS,
+                **{k: wildcards[k] for k in ("architecture", "activation")},
+            )
+        return expand(
+            folder,
+            tf=INVIVO_TFS,
+            architecture=config["invivo"]["architectures"],
+            activation=config["invivo"]["activations"],
+        )
+
+    return ensembles
+
+
+def invivo_outputs():
+    figures = [f"fig3b_invivo_patch_{tf}" for tf in INVIVO_TFS]
+    figures += expand(
+        "{figure}_{architecture}_{activation}",
+        figure=INVIVO_MODEL_FIGURES,
+        architecture=config["invivo"]["architectures"],
+        activation=config["invivo"]["activations"],
+    )
+    return [f"{INVIVO}/{table}.tsv" for table in INVIVO_TABLES] + [
+        f"{INVIVO_FIGURES}/{name}.{ext}" for name in figures for ext in ("pdf", "png")
+    ]
+
+
+# ---- Helpers of modisco.smk ----
+
+
+def modisco_report(folder):
+    """The folder of one modisco run's HTML report (none with modisco.report: none). Snakemake's single-file
+    HTML report cannot embed folders: it links the collected tables, and the reports stay beside them.
+    """
+    return [] if MODISCO["report"] == "none" else directory(folder)
+
+
+def modisco_tables(study):
+    if study == "synthetic":
+        return expand(
+            f"{SYNTHETIC}/modisco/{RUN}/{{maps}}/motifs.tsv",
+            **MODISCO_MODELS,
+            maps=["raw", "corrected"],
+        )
+    return expand(
+        f"{INVIVO}/modisco/{{tf}}/{{source}}/motifs.tsv",
+        tf=INVIVO_TFS,
+        source=["ensemble_corrected", "member_raw"],
+    )
+
+
+def invivo_modisco_input(wildcards):
+    """A TF's ensemble map (ensemble_corrected) or its first member's map (member_raw), of the model type
+    of the in vivo figures."""
+    model = {**INVIVO_FIGURE_MODEL, "tf": wildcards.tf}
+    if wildcards.source == "ensemble_corrected":
+        return f"{INVIVO}/{wildcards.tf}/ensembles/{model['architecture']}_{model['activation']}/ensemble.npz"
+    return invivo_members(f"{INVIVO}/{{tf}}/saliency/{MEMBER}.npz")(model)[0]
+
+
+def modisco_outputs(study):
+    """The motifs collected in `study` (synthetic: with the recovery figure), when modisco searches it."""
+    if not MODISCO["enabled"]:
+        return []
+    if study == "synthetic":
+        searched = "saliency" in METHODS and all(MODISCO_MODELS.values())
+        return (
+            [f"{SYNTHETIC}/modisco/motifs.tsv", *figure_files("modisco_recovery")]
+            if searched
+            else []
+        )
+    return [f"{INVIVO}/modisco/motifs.tsv"] if MODISCO["invivo"] else []
+
+
+# ---- Helpers of scorecard.smk ----
+
+
+def scorecard_inputs(wildcards):
+    """The run's tables, keyed by the `simplexgrad scorecard` option that reads each (those of the studies
+    that are off are left out), and the null baseline's."""
+    inputs = {
+        "claims": SCORECARD_CLAIMS,
+        "metrics": f"{SYNTHETIC}/metrics.tsv",
+        "angles": f"{SYNTHETIC}/angles.tsv",
+        "models": synthetic_runs(f"{SYNTHETIC}/models/{RUN}/metrics.json"),
+    }
+    if "saliency" in METHODS:
+        inputs["attributions"] = synthetic_runs(
+            f"{SYNTHETIC}/attributions/{RUN}/saliency.npz"
+        )
+        inputs["data"] = f"{SYNTHETIC}/data.h5"
+        if NULL_BASELINE:
+            inputs["null_attributions"] = synthetic_runs(
+                f"{NULL}/attributions/{RUN}/saliency.npz"
+            )
+    if NULL_BASELINE:
+        inputs["null_metrics"] = f"{NULL}/metrics.tsv"
+        inputs["null_angles"] = f"{NULL}/angles.tsv"
+    for study in TRAINING_STUDIES:
+        if config[study]["enabled"]:
+            inputs[study] = f"{RESULTS}/{study}/summary.tsv"
+    if config["encode"]["enabled"] and config["invivo"]["enabled"]:
+        inputs["invivo_differences"] = f"{INVIVO}/ensemble_difference.tsv"
+        inputs["invivo_angles"] = f"{INVIVO}/angles.tsv"
+    return inputs
+
+
+def scorecard_options(wildcards, input):
+    """Every input but the claims file as `--option path...`."""
+    return cli_options(
+        {
+            name: input[name] if isinstance(input[name], str) else list(input[name])
+            for name in input.keys()
+            if name != "claims"
+        }
+    )

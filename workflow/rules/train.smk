@@ -7,8 +7,8 @@
 # settings as --init-stddevs or --angle-penalties; in vivo, all repeats of a filter size). The profiles
 # give every training rule its GPU, as they give every rule its memory and run time.
 
-# The helpers, before the rules: the recipe and options of a model's training command and the seeds
-# of the in vivo members.
+# Its constants, before the rules (its functions are in common.smk): the recipe and options of a model's
+# training command and the seeds of the in vivo members.
 MODEL_FILES = {
     "model": "model.keras",
     "history": "history.tsv",
@@ -19,75 +19,6 @@ RECIPE = {
     for key, value in config["training"].items()
     if key not in ("threads", "engine")
 }
-
-
-def member_template(first_model, member):
-    """The --out-template of an ensemble group: the folder beside the first member's, named `member`."""
-    return os.path.join(os.path.dirname(os.path.dirname(first_model)), member)
-
-
-def experiment_setting(experiment):
-    """The training options of an experiment: {} for the main study, e.g. {'init_stddev': 0.05} for
-    init_study/sigma0.05 (and the study's own epoch limit, when it sets one)."""
-    study, _, setting = experiment.partition("/")
-    if study not in TRAINING_STUDIES:
-        return {}
-    spec = TRAINING_STUDIES[study]
-    epochs = config[study]["epochs"]
-    return {spec["option"]: float(setting.removeprefix(spec["prefix"]))} | (
-        {"epochs": epochs} if epochs else {}
-    )
-
-
-def kernel_option(study, architecture):
-    """CNN-deep's first-layer filter length as the config section `study` (models, invivo, init_study,
-    angle_penalty_study) sets it; CNN-shallow keeps the library's 19 (the authors' in text, code and
-    weights alike)."""
-    if architecture != "cnn_deep":
-        return {}
-    return {"first_layer_kernel_size": config[study]["cnn_deep_first_layer_kernel"]}
-
-
-def training_options(experiment, architecture):
-    """The `simplexgrad train` options of a synthetic model: the recipe, the experiment's studied option,
-    CNN-deep's first-layer kernel of its study and, in the angle-penalty study, the penalty's mode.
-    """
-    study = experiment.partition("/")[0]
-    study = study if study in TRAINING_STUDIES else "models"
-    options = (
-        RECIPE | experiment_setting(experiment) | kernel_option(study, architecture)
-    )
-    if study == "angle_penalty_study":
-        options["angle_penalty_mode"] = config[study]["angle_penalty_mode"]
-    return options
-
-
-def group_recipe(family):
-    """A params function: the training options of an ensemble group's members (:func:`training_options`),
-    a training study's setting, in which they differ, given as --init-stddevs or --angle-penalties with
-    the folder names' text."""
-
-    def recipe(wildcards):
-        if family not in TRAINING_STUDIES:
-            return cli_options(
-                training_options(wildcards.experiment, wildcards.architecture)
-            )
-        spec = TRAINING_STUDIES[family]
-        options = training_options(study_settings(family)[0], wildcards.architecture)
-        del options[spec["option"]]
-        return cli_options(options | {spec["group"]: study_setting_texts(family)})
-
-    return recipe
-
-
-def invivo_seed(filters, repeat):
-    """Member k (filter sizes in config order, repeats within) has seed first_seed + k: its own seed."""
-    index = config["invivo"]["first_layer_filters"].index(int(filters))
-    return (
-        config["invivo"]["first_seed"]
-        + index * config["invivo"]["repeats"]
-        + int(repeat)
-    )
 
 
 rule untrained_synthetic:

@@ -93,7 +93,12 @@ def _study(models: pd.DataFrame, parameter: str, per_model_type: bool, title: st
             handles.append(Line2D([], [], color="grey", ls=":", lw=1))
             labels.append(f"{SYMBOLS[parameter]} = 0, trained alike")
         row[-1].legend(handles, labels, fontsize=6)
-    figure.suptitle(title, fontsize=10)
+    notes = ["dotted: λ = 0"] if parameter == "angle_penalty" else []
+    over = OVER_REGULARISED.get(parameter)
+    exponential = models["model"].str.endswith("-exp")
+    if over is not None and (exponential & np.isclose(models[parameter], over)).any():
+        notes.append(f"open: {SYMBOLS[parameter]} = {over:g} of exp models")
+    figure.suptitle(f"{title} ({'; '.join(notes)})" if notes else title, fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -111,12 +116,9 @@ def appfig14_init_study(models: pd.DataFrame) -> plt.Figure:
 def fig4d_angle_penalty(models: pd.DataFrame) -> plt.Figure:
     """Fig 4d: angle penalty λ against angle spread, AUROC and interpretability (dotted and labelled: the
     λ = 0 reference, trained with the same epoch limit)."""
-    return _study(
-        models, "angle_penalty", False, "Angle regularisation (dotted: λ = 0; open: λ = 2e-2 of exp models)"
-    )
+    return _study(models, "angle_penalty", False, "Angle regularisation")
 
 
 def appfig15_angle_penalty(models: pd.DataFrame) -> plt.Figure:
     """App. Fig 15: Fig 4d with one row of panels per model type."""
-    title = "Angle regularisation, per model type (dotted: λ = 0; open: λ = 2e-2 of exp models)"
-    return _study(models, "angle_penalty", True, title)
+    return _study(models, "angle_penalty", True, "Angle regularisation, per model type")

@@ -85,9 +85,9 @@ class NotRun(Exception):
     """The claim cannot be measured in this run (its study is off, or its model type or table is absent)."""
 
 
-class NotReachable(Exception):
+class NotReachable(NotRun):
     """The claim cannot be measured by any run of this project (its data, model or hardware is out of
-    reach); the message says why."""
+    reach); the message says why. A kind of :class:`NotRun`, which the scorecard reports apart."""
 
 
 @dataclass

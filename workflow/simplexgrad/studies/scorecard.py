@@ -216,7 +216,7 @@ def _null_verdict(claim: Claim, null: RunTables | None) -> tuple[str, str]:
         return "", NOT_RUN
     try:
         measurement = measure(claim, null)
-    except (NotRun, NotReachable):
+    except NotRun:
         return "", NOT_RUN
     return _format(measurement.value), judge(claim, measurement)[0]
 
@@ -253,7 +253,7 @@ def score(claims: Sequence[Claim], tables: RunTables, null: RunTables | None = N
         }
         try:
             measurement = measure(claim, tables)
-        except (NotRun, NotReachable) as reason:
+        except NotRun as reason:
             verdict = NOT_REACHABLE if isinstance(reason, NotReachable) else NOT_RUN
             rows.append({**row, "ours": "", "n": 0, "test": "", "p": math.nan, "verdict": verdict, **baseline,
                          "evidence": "", "note": str(reason)})  # fmt: skip

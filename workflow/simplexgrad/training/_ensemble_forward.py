@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import typing
 from collections.abc import Iterator
 from typing import Literal
 
@@ -52,9 +53,9 @@ __all__ = [
 Convolution = Literal["vmap", "im2col"]
 Precision = Literal["float32", "tf32"]
 EpochLoop = Literal["auto", "compiled", "per_batch"]
-CONVOLUTIONS: tuple[str, ...] = ("vmap", "im2col")
-PRECISIONS: tuple[str, ...] = ("float32", "tf32")
-EPOCH_LOOPS: tuple[str, ...] = ("auto", "compiled", "per_batch")
+CONVOLUTIONS: tuple[str, ...] = typing.get_args(Convolution)
+PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
+EPOCH_LOOPS: tuple[str, ...] = typing.get_args(EpochLoop)
 _JAX_PRECISION = {"float32": "highest", "tf32": "tensorfloat32"}
 
 

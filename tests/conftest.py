@@ -22,6 +22,16 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**31))
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# Options as `attribute-methods --options` (and `attribute-group --options`) take them; small values keep
+# the four methods fast.
+FAST_OPTIONS = [
+    "integrated_gradients.steps=4",
+    "smoothgrad.num_samples=3",
+    "smoothgrad.sigma=0.2",
+    "expected_gradients.num_references=2",
+    "expected_gradients.steps=3",
+]
+
 
 def run_with_jax(
     script: Path, source: str, *args: object, timeout: int = 600, threads: int | None = 1

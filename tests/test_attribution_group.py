@@ -6,20 +6,13 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_with_jax
+from conftest import FAST_OPTIONS, run_with_jax
 from simplexgrad import io
 
 pytest.importorskip("jax")
 pytest.importorskip("keras")
 
 METHODS = ["saliency", "integrated_gradients", "smoothgrad", "expected_gradients"]
-FAST_OPTIONS = [
-    "integrated_gradients.steps=4",
-    "smoothgrad.num_samples=3",
-    "smoothgrad.sigma=0.2",
-    "expected_gradients.num_references=2",
-    "expected_gradients.steps=3",
-]
 SIGMAS, SEEDS = ["0.05", "0.3"], [0, 1]
 SHARED = ["--positives-only", "--num-seqs", "70", "--batch-size", "48"]  # 2 query blocks, padded batches
 # Each sequence's map, relative to its largest |value|: the same model's float32 gradients under JAX, one

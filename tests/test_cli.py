@@ -11,7 +11,7 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
-from conftest import random_onehot, small_cnn
+from conftest import FAST_OPTIONS, random_onehot, small_cnn
 from simplexgrad import _atomic, cli, correct, large_angle_fraction
 from simplexgrad._arguments import Output, check_outputs
 from simplexgrad.attribution import METHODS, saliency
@@ -83,15 +83,6 @@ def test_attribute_failure_leaves_no_output(tmp_path, dataset):
     assert code == 2
     assert list(tmp_path.glob("saliency*")) == []
 
-
-# Options as `attribute-methods --options` takes them; small values keep the four methods fast.
-FAST_OPTIONS = [
-    "integrated_gradients.steps=4",
-    "smoothgrad.num_samples=3",
-    "smoothgrad.sigma=0.2",
-    "expected_gradients.num_references=2",
-    "expected_gradients.steps=3",
-]
 
 
 def test_attribute_methods_writes_what_attribute_writes_per_method(tmp_path, dataset, model_file, run_cli):
